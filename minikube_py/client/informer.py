@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import Callable
 
+from minikube_py.api.resources import RESOURCES
 from minikube_py.client.client import ApiClient, ApiError, Gone
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,8 @@ class Informer:
         listed = await self.client.list(self.plural, self.namespace, label_selector=self.label_selector,
                                         field_selector=self.field_selector)
         fresh = {object_key(o): o for o in listed.get("items", [])}
-        kind = self._kind_of(listed)
         for obj in fresh.values():
-            obj.setdefault("kind", kind)
-            obj.setdefault("apiVersion", listed.get("apiVersion", "v1"))
+            self._stamp(obj)
         old = self._cache
         self._cache = dict(fresh)
         self._resource_version = listed.get("metadata", {}).get("resourceVersion")
@@ -141,10 +140,12 @@ class Informer:
                 self._notify_delete(obj)
         self._synced.set()
 
-    @staticmethod
-    def _kind_of(listed: dict) -> str:
-        kind = listed.get("kind", "")
-        return kind[:-4] if kind.endswith("List") else kind
+    def _stamp(self, obj: dict) -> None:
+        """List items come without kind/apiVersion; handlers (events, ownerRefs) need them."""
+        res = RESOURCES.get(self.plural)
+        if res is not None:
+            obj.setdefault("kind", res.kind)
+            obj.setdefault("apiVersion", res.api_version)
 
     def _apply(self, etype: str, obj: dict) -> None:
         rv = obj.get("metadata", {}).get("resourceVersion")
@@ -152,6 +153,7 @@ class Informer:
             self._resource_version = rv or self._resource_version
             return
         key = object_key(obj)
+        self._stamp(obj)
         if etype == "DELETED":
             old = self._cache.pop(key, None)
             self._notify_delete(old or obj)
