@@ -67,3 +67,38 @@ def test_election_is_deterministic_and_moves_only_when_the_holder_leaves():
     # Removing a node that is not the holder keeps the holder.
     assert metallb.elect("192.168.49.100", [holder, successor]) == holder
     assert metallb.elect("192.168.49.100", []) is None
+
+
+def _node(name, ready=True, **labels):
+    return {"metadata": {"name": name, "labels": labels},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "Unknown"}]}}
+
+
+def _lb(name, ip, type_="LoadBalancer"):
+    return {"metadata": {"name": name, "namespace": "default"}, "spec": {"type": type_},
+            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
+
+
+def test_speaker_holds_exactly_the_ips_it_wins_among_ready_nodes():
+    from agent.speaker import desired_ips
+
+    svcs = [_lb("a", "192.168.49.100"), _lb("b", "192.168.49.101"), _lb("c", "192.168.49.102", "ClusterIP")]
+    nodes = [_node("n1"), _node("n2")]
+    held = {n: desired_ips(svcs, nodes, n) for n in ("n1", "n2")}
+    assert held["n1"] | held["n2"] == {"192.168.49.100", "192.168.49.101"}
+    assert not held["n1"] & held["n2"]
+    # The node holding .100 goes NotReady: the other takes it over; a not-ready node holds nothing.
+    holder = "n1" if "192.168.49.100" in held["n1"] else "n2"
+    other = "n2" if holder == "n1" else "n1"
+    nodes2 = [_node(holder, ready=False), _node(other)]
+    assert desired_ips(svcs, nodes2, other) == {"192.168.49.100", "192.168.49.101"}
+    assert desired_ips(svcs, nodes2, holder) == set()
+
+
+def test_gratuitous_arp_frame_layout():
+    from agent.speaker import garp_frame
+
+    frame = garp_frame(bytes.fromhex("020000000001"), "192.168.49.100")
+    assert len(frame) == 42
+    assert frame[:6] == b"\xff" * 6 and frame[12:14] == b"\x08\x06"
+    assert frame[28:32] == frame[38:42] == bytes([192, 168, 49, 100])  # sender IP == target IP
