@@ -188,6 +188,11 @@ class SqliteStore:
         return Event(revision, event_type, resource, namespace, name, obj, prev)
 
     async def _write(self, *args: Any) -> Event:
+        # Shielded: if the caller is cancelled (its HTTP client hung up), the commit and its announcement
+        # to listeners still happen together; a committed but unannounced event would be a watch gap.
+        return await asyncio.shield(self._write_locked(*args))
+
+    async def _write_locked(self, *args: Any) -> Event:
         async with self._write_lock:
             event = await self._run(self._commit_sync, *args)
             for listener in list(self._listeners):
