@@ -1,0 +1,4 @@
+"""`python -m minikube_py.cli …` = `minikube-py …` (used to run sub-commands from a child process)."""
+from minikube_py.cli.main import main
+
+main(prog_name="minikube-py")

@@ -1,0 +1,198 @@
+"""`start`, `stop`, `delete`, `status`, `ip`, `profile list`, `service`: the cluster verbs.
+
+Thin: each parses flags, calls `minikube_py.cluster.lifecycle`, and prints. A `ClusterError` becomes
+minikube's `❌  Exiting due to REASON: message` with its exit code.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import Iterator
+
+import click
+from rich.table import Table
+
+from minikube_py.cli.main import main, profile_option, resolve_profile
+from minikube_py.cli.output import console, fail
+from minikube_py.cluster import layout, lifecycle, supervisor
+from minikube_py.cluster.apicalls import ApiCallError
+from minikube_py.cluster.lifecycle import ClusterError, Out
+
+
+def out() -> Out:
+    return Out(lambda line: console.print(line, markup=False))
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    try:
+        yield
+    except ClusterError as err:
+        fail(err.reason, str(err), err.exit_code)
+    except KeyboardInterrupt:
+        fail("INTERRUPTED", "interrupted", 130)
+
+
+@main.command("start")
+@profile_option
+@click.option("-n", "--nodes", type=click.IntRange(1, 50), default=None,
+              help="Number of nodes (a new profile only; default 1).")
+@click.option("--proxy-mode", type=click.Choice(["iptables", "ipvs"]), default=None,
+              help="How node proxies implement Services (default iptables).")
+@click.option("--node-grace", type=float, default=None, metavar="SECONDS",
+              help="Silence after which a node becomes NotReady (default 40).")
+@click.option("--pod-eviction-timeout", type=float, default=None, metavar="SECONDS",
+              help="How long pods stay on a NotReady node before eviction (default 300).")
+@click.option("--keep-on-failure", is_flag=True, help="Keep what a failed start made, for debugging.")
+@click.option("--wait-timeout", type=float, default=180.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for the nodes to be Ready.")
+@click.option("--no-image-bootstrap", is_flag=True, help="Don't build missing images; just warn.")
+@click.pass_context
+def start_cmd(ctx: click.Context, profile: str | None, nodes: int | None, proxy_mode: str | None,
+              node_grace: float | None, pod_eviction_timeout: float | None, keep_on_failure: bool,
+              wait_timeout: float, no_image_bootstrap: bool) -> None:
+    """Start a cluster (or ensure a running one is complete)."""
+    opts = lifecycle.StartOptions(profile=resolve_profile(ctx, profile), nodes=nodes, proxy_mode=proxy_mode,
+                                  node_grace=node_grace, pod_eviction_timeout=pod_eviction_timeout,
+                                  keep_on_failure=keep_on_failure, wait_timeout=wait_timeout,
+                                  bootstrap_images=not no_image_bootstrap)
+    with reported():
+        lifecycle.start(opts, out())
+
+
+@main.command("stop")
+@profile_option
+@click.pass_context
+def stop_cmd(ctx: click.Context, profile: str | None) -> None:
+    """Stop a cluster: processes, containers and host network go; the state (objects) stays."""
+    with reported():
+        lifecycle.stop(resolve_profile(ctx, profile), out())
+
+
+@main.command("delete")
+@profile_option
+@click.option("--all", "all_", is_flag=True, help="Delete every profile.")
+@click.pass_context
+def delete_cmd(ctx: click.Context, profile: str | None, all_: bool) -> None:
+    """Delete a cluster and everything it made (containers, namespaces, bridge, routes, rules, state)."""
+    with reported():
+        profiles = lifecycle.list_profiles() if all_ else [resolve_profile(ctx, profile)]
+        for p in profiles:
+            lifecycle.delete(p, out())
+        if all_:
+            console.print("🔥  Successfully deleted all profiles", markup=False)
+
+
+@main.command("status")
+@profile_option
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def status_cmd(ctx: click.Context, profile: str | None, output: str) -> None:
+    """Show the status of each node and of the control plane (exit 7 when something is not running)."""
+    name = resolve_profile(ctx, profile)
+    with reported():
+        blocks, all_ok = lifecycle.status(name)
+    if output == "json":
+        console.print_json(json.dumps(blocks if len(blocks) > 1 else blocks[0]))
+    else:
+        for i, block in enumerate(blocks):
+            if i:
+                console.print()
+            console.print(block["name"], markup=False)
+            for key, value in block.items():
+                if key != "name":
+                    console.print(f"{key}: {value}", markup=False)
+    if not all_ok:
+        raise click.exceptions.Exit(7)
+
+
+@main.command("ip")
+@profile_option
+@click.option("-n", "--node", "node_name", default=None, help="The node (default: the control-plane node).")
+@click.pass_context
+def ip_cmd(ctx: click.Context, profile: str | None, node_name: str | None) -> None:
+    """Print a node's IP address."""
+    with reported():
+        cfg = lifecycle.load_config(resolve_profile(ctx, profile))
+        nodes = layout.load_nodes(cfg)
+        node = lifecycle._node(cfg, node_name) if node_name else nodes[0]
+    console.print(node.ip, markup=False)
+
+
+@main.group("profile")
+def profile_group() -> None:
+    """Profiles (clusters)."""
+
+
+@profile_group.command("list")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+def profile_list_cmd(output: str) -> None:
+    """List profiles with their network and status."""
+    import os
+    from minikube_py.config import ClusterConfig, DEFAULT_PROFILE
+    active = os.environ.get("MINIKUBE_PY_PROFILE") or DEFAULT_PROFILE
+    rows = []
+    for name in lifecycle.list_profiles():
+        cfg = ClusterConfig.load(name)
+        nodes = layout.load_nodes(cfg)
+        running = [supervisor.is_running(cfg.state_dir, n.process_name) for n in nodes]
+        cp = supervisor.is_running(cfg.state_dir, lifecycle.CONTROLPLANE)
+        state = "Running" if cp and all(running) else "Stopped" if not cp and not any(running) else "Degraded"
+        rows.append({"profile": name, "driver": "netns", "ip": nodes[0].ip if nodes else "",
+                     "api": cfg.api_url, "status": state, "nodes": len(nodes), "active": name == active})
+    if output == "json":
+        console.print_json(json.dumps(rows))
+        return
+    if not rows:
+        console.print("🤹  Exiting due to no profiles found; create one with `minikube-py start`", markup=False)
+        return
+    table = Table("Profile", "Driver", "IP", "API server", "Status", "Nodes", "Active")
+    for r in rows:
+        table.add_row(r["profile"], r["driver"], r["ip"], r["api"], r["status"], str(r["nodes"]),
+                      "*" if r["active"] else "")
+    console.print(table)
+
+
+def service_urls(svc: dict, node_ip: str) -> list[tuple[str, str, str]]:
+    """(port name, target port, URL) for each port with a nodePort; pure, for tests."""
+    rows = []
+    for port in (svc.get("spec") or {}).get("ports") or []:
+        if port.get("nodePort"):
+            rows.append((port.get("name") or "", str(port.get("targetPort", port.get("port"))),
+                         f"http://{node_ip}:{port['nodePort']}"))
+    return rows
+
+
+@main.command("service")
+@profile_option
+@click.argument("name")
+@click.option("--url", is_flag=True, help="Print the URL(s) only.")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.pass_context
+def service_cmd(ctx: click.Context, profile: str | None, name: str, url: bool, namespace: str) -> None:
+    """Print the URL(s) of a NodePort or LoadBalancer Service (`minikube service NAME --url`)."""
+    with reported():
+        cfg = lifecycle.load_config(resolve_profile(ctx, profile))
+        try:
+            svc = lifecycle.api_for(cfg).get_or_none(f"/api/v1/namespaces/{namespace}/services/{name}")
+        except (ApiCallError, OSError) as err:
+            raise ClusterError("SVC_CHECK", f"cannot reach the API server: {err}") from err
+    if svc is None:
+        fail("SVC_NOT_FOUND", f"Service '{name}' was not found in '{namespace}' namespace.\n"
+                              f"You may select another namespace by using 'minikube-py service {name} -n <namespace>'. "
+                              f"Or list the services with 'minikube-py kubectl -- get svc -A'")
+    node_ip = layout.load_nodes(cfg)[0].ip
+    rows = service_urls(svc, node_ip)
+    if not rows:
+        console.print(f"😿  service {namespace}/{name} has no node port", markup=False)
+        fail("SVC_UNREACHABLE", f"service {namespace}/{name} is of type "
+                                f"{svc.get('spec', {}).get('type', 'ClusterIP')}: only NodePort and "
+                                "LoadBalancer services have a URL (use `kubectl port-forward` or a pod)")
+    if url:
+        for _, _, u in rows:
+            console.print(u, markup=False)
+        return
+    table = Table("NAMESPACE", "NAME", "TARGET PORT", "URL")
+    for port_name, target, u in rows:
+        table.add_row(namespace, name, f"{port_name}/{target}" if port_name else target, u)
+    console.print(table)

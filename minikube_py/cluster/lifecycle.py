@@ -1,0 +1,542 @@
+"""`start`, `stop`, `delete`, `status` and the `node` verbs, as straight lines of named phases.
+
+`start` (k3s-style, one phase after another, each idempotent so `start` on a running profile only
+ensures): config → images → pki → host network → control plane (wait /readyz) → kubeconfig → system
+objects (kube-dns Service + Endpoints) → DNS → nodes (namespace + node process each) → wait Ready.
+
+`stop` ends the node processes first (so no agent restarts anything), removes the profile's containers,
+ends DNS and the control plane, then undoes the network. Pod containers are removed, not kept: their
+network lives in the node namespaces that `stop` deletes, so a kept container would be unreachable; the
+pods stay in the API and the agents recreate them on the next `start`. `delete` also drops the state dir
+and the kubeconfig context.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import minikube_py
+from minikube_py import config as C
+from minikube_py.config import ClusterConfig, home_dir, profile_dir
+from minikube_py.cluster import kubeconfig, layout, network, supervisor
+from minikube_py.cluster.apicalls import Api, ApiCallError
+from minikube_py.cluster.layout import NodeSpec
+
+VERSION = "0.1.0"
+PROJECT_ROOT = Path(minikube_py.__file__).resolve().parent.parent
+CONTROLPLANE = "controlplane"
+DNS = "dns"
+
+
+class ClusterError(RuntimeError):
+    """A failure the CLI reports as `❌  Exiting due to <reason>: <message>` with an exit code."""
+
+    def __init__(self, reason: str, message: str, exit_code: int = 1) -> None:
+        self.reason = reason
+        self.exit_code = exit_code
+        super().__init__(message)
+
+
+class Out:
+    """Where progress goes. The CLI passes a rich console; tests and library callers may pass nothing."""
+
+    def __init__(self, emit: Callable[[str], None] | None = None) -> None:
+        self._emit = emit or (lambda line: None)
+
+    def step(self, emoji: str, text: str) -> None:
+        self._emit(f"{emoji}  {text}")
+
+    def detail(self, text: str) -> None:
+        self._emit(f"    ▪ {text}")
+
+
+# --- small helpers --------------------------------------------------------------------------------------
+def profile_exists(profile: str) -> bool:
+    return (profile_dir(profile) / "cluster.json").is_file()
+
+
+def load_config(profile: str) -> ClusterConfig:
+    if not profile_exists(profile):
+        raise ClusterError("PROFILE_NOT_FOUND",
+                           f'Profile "{profile}" not found. Run "minikube-py profile list" to view all profiles.',
+                           exit_code=85)
+    return ClusterConfig.load(profile)
+
+
+def child_env() -> dict[str, str]:
+    """The environment of every process we start: ours, plus the state root made explicit."""
+    env = dict(os.environ)
+    env["MINIKUBE_PY_HOME"] = str(home_dir())
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def api_for(cfg: ClusterConfig, timeout: float = 5.0) -> Api:
+    from minikube_py import pki
+    token = json.loads((cfg.state_dir / pki.TOKENS).read_text())["admin"]
+    return Api(cfg.api_url, cfg.state_dir / pki.CA_CERT, token, timeout=timeout)
+
+
+def listen_addresses(cfg: ClusterConfig) -> list[str]:
+    """The gateway always; loopback only for the first slot's profile, because two profiles cannot both
+    own 127.0.0.1:8443 and the kubeconfig points at the gateway anyway."""
+    return (["127.0.0.1"] if cfg.bridge == "mkpy0" else []) + [cfg.gateway_ip]
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float, alive: Callable[[], bool] | None = None,
+          interval: float = 0.25) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return
+        if alive is not None and not alive():
+            raise ClusterError("PROCESS_DIED", f"{what}: the process exited")
+        if time.monotonic() > deadline:
+            raise ClusterError("TIMEOUT", f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _docker():
+    import docker
+    return docker.from_env(timeout=60)
+
+
+def remove_containers(profile: str, node: str | None = None) -> int:
+    """Force-remove the profile's containers (of one node when *node* is given); returns how many."""
+    labels = [f"{C.LABEL_PROFILE}={profile}"] + ([f"{C.LABEL_NODE}={node}"] if node else [])
+    try:
+        client = _docker()
+        found = client.containers.list(all=True, filters={"label": labels})
+    except Exception:  # noqa: BLE001 — no Docker: nothing of ours can exist there
+        return 0
+    # App containers before their pause containers (they share its network namespace).
+    found.sort(key=lambda c: c.labels.get(C.LABEL_SANDBOX) == "true")
+    for c in found:
+        try:
+            c.remove(force=True)
+        except Exception:  # noqa: BLE001 — already gone
+            pass
+    return len(found)
+
+
+# --- start ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class StartOptions:
+    profile: str = C.DEFAULT_PROFILE
+    nodes: int | None = None
+    proxy_mode: str | None = None
+    node_grace: float | None = None
+    pod_eviction_timeout: float | None = None
+    keep_on_failure: bool = False
+    wait_timeout: float = 180.0
+    bootstrap_images: bool = True
+
+
+def start(opts: StartOptions, out: Out | None = None) -> ClusterConfig:
+    out = out or Out()
+    t0 = time.monotonic()
+    out.step("😄", f"[{opts.profile}] minikube-py v{VERSION}")
+    cfg = phase_config(opts, out)
+    phase_images(cfg, opts, out)
+    pki_ = phase_pki(cfg, out)
+    nodes = layout.load_nodes(cfg)
+    phase_host_network(cfg, nodes, opts, out)
+    phase_control_plane(cfg, opts, out)
+    phase_kubeconfig(cfg, pki_, out)
+    phase_system_objects(cfg, out)
+    phase_dns(cfg, out)
+    nodes = phase_nodes(cfg, nodes, out)
+    phase_wait_nodes_ready(cfg, nodes, opts.wait_timeout, out)
+    took = time.monotonic() - t0
+    out.step("🏄", f'Done! kubectl is now configured to use "{cfg.profile}" cluster and "default" namespace '
+                   f"by default (took {took:.1f}s)")
+    return cfg
+
+
+def phase_config(opts: StartOptions, out: Out) -> ClusterConfig:
+    """Load the profile, or choose its network slot and save a new one."""
+    if profile_exists(opts.profile):
+        cfg = ClusterConfig.load(opts.profile)
+        changed = False
+        for attr, value in (("proxy_mode", opts.proxy_mode), ("node_grace_seconds", opts.node_grace),
+                            ("pod_eviction_seconds", opts.pod_eviction_timeout)):
+            if value is not None and getattr(cfg, attr) != value:
+                setattr(cfg, attr, value)
+                changed = True
+        if opts.nodes is not None and opts.nodes != len(layout.load_nodes(cfg)):
+            out.step("❗", f"--nodes is ignored for an existing profile: use `minikube-py node add|delete`")
+        if changed:
+            cfg.save()
+        out.step("👍", f'Using the existing profile "{cfg.profile}" ({cfg.node_subnet} on {cfg.bridge})')
+        return cfg
+    if opts.proxy_mode not in (None, "iptables", "ipvs"):
+        raise ClusterError("BAD_FLAG", f"--proxy-mode must be iptables or ipvs, not {opts.proxy_mode}")
+    slot = layout.choose_slot(opts.profile)
+    cfg = ClusterConfig(profile=opts.profile, **slot, nodes=opts.nodes or 1)
+    if opts.proxy_mode:
+        cfg.proxy_mode = opts.proxy_mode
+    if opts.node_grace is not None:
+        cfg.node_grace_seconds = opts.node_grace
+    if opts.pod_eviction_timeout is not None:
+        cfg.pod_eviction_seconds = opts.pod_eviction_timeout
+    _check_netns_names(cfg)
+    cfg.save()
+    layout.save_nodes(cfg, [layout.node_spec(cfg, i) for i in range(cfg.nodes)])
+    out.step("✨", f"Using the namespace driver: node network {cfg.node_subnet} on bridge {cfg.bridge}, "
+                   f"pods {cfg.pod_cidr}, services {cfg.service_cidr}")
+    return cfg
+
+
+def _check_netns_names(cfg: ClusterConfig) -> None:
+    """Namespace names are cut from the profile name: refuse a profile that would share them."""
+    mine = cfg.netns_name(0)
+    for other in layout.other_profiles_configs(cfg.profile):
+        if other.netns_name(0) == mine:
+            raise ClusterError("PROFILE_NAME_CLASH", f'profile "{cfg.profile}" would share network namespace '
+                               f'names ({mine}) with profile "{other.profile}": choose another name')
+
+
+def images_present(names: list[str]) -> bool:
+    try:
+        client = _docker()
+        for n in names:
+            client.images.get(n)
+        return True
+    except Exception:  # noqa: BLE001 — ImageNotFound or no Docker
+        return False
+
+
+def phase_images(cfg: ClusterConfig, opts: StartOptions, out: Out) -> None:
+    if images_present([C.IMAGES["pause"]]):
+        out.step("💿", "Images present (minikube-py image ls)")
+        return
+    import importlib.util
+    has_bootstrap = importlib.util.find_spec("minikube_py.images.cli") is not None
+    if not (opts.bootstrap_images and has_bootstrap):
+        out.step("❗", f"Image {C.IMAGES['pause']} is missing: pods cannot start until you run "
+                       "`minikube-py image bootstrap`")
+        return
+    out.step("💾", "Building the images (minikube-py image bootstrap; the first time takes a few minutes)")
+    proc = subprocess.run([sys.executable, "-m", "minikube_py.cli", "image", "bootstrap"], cwd=PROJECT_ROOT,
+                          env=child_env())
+    if proc.returncode != 0:
+        raise ClusterError("IMAGES", "`minikube-py image bootstrap` failed; see its output above")
+
+
+def phase_pki(cfg: ClusterConfig, out: Out):
+    from minikube_py import pki
+    out.step("🔑", "Generating certificates and tokens")
+    return pki.ensure_pki(cfg.state_dir, [cfg.gateway_ip, cfg.kubernetes_service_ip],
+                          [f"control-plane.{cfg.profile}.minikube-py.internal"])
+
+
+def phase_host_network(cfg: ClusterConfig, nodes: list[NodeSpec], opts: StartOptions, out: Out) -> None:
+    out.step("🔗", f"Configuring the host network ({cfg.bridge}, {len(nodes)} node namespace(s))")
+    try:
+        network.bring_up(cfg, nodes, opts.keep_on_failure, progress=out.detail)
+    except network.StepFailed as err:
+        raise ClusterError("HOST_NETWORK", str(err)) from err
+    except RuntimeError as err:
+        raise ClusterError("HOST_NETWORK", str(err)) from err
+
+
+def phase_control_plane(cfg: ClusterConfig, opts: StartOptions, out: Out) -> None:
+    out.step("🚜", f"Starting the control plane (API server on {cfg.api_url})")
+    argv = [sys.executable, "-m", "minikube_py.controlplane", "--profile", cfg.profile]
+    for addr in listen_addresses(cfg):
+        argv += ["--listen", addr]
+    argv += ["--port", str(C.API_PORT)]
+    supervisor.start(cfg.state_dir, CONTROLPLANE, argv, match=argv[1:], cwd=PROJECT_ROOT, env=child_env())
+    api = api_for(cfg, timeout=2.0)
+    try:
+        _wait("the API server /readyz", api.ready, timeout=60,
+              alive=lambda: supervisor.is_running(cfg.state_dir, CONTROLPLANE))
+    except ClusterError as err:
+        raise ClusterError("CONTROL_PLANE", f"{err}\n--- {CONTROLPLANE}.log ---\n"
+                           f"{supervisor.log_tail(cfg.state_dir, CONTROLPLANE)}") from err
+
+
+def phase_kubeconfig(cfg: ClusterConfig, pki_, out: Out) -> None:
+    path = kubeconfig.merge_context(cfg.profile, cfg.api_url, pki_.ca_data, pki_.admin_token)
+    out.step("📝", f'Context "{cfg.profile}" written to {path}')
+
+
+def kube_dns_objects(cfg: ClusterConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `kube-dns` Service (no selector: the DNS server is not a pod) and its Endpoints (the gateway)."""
+    labels = {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS", "kubernetes.io/cluster-service": "true"}
+    ports = [{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]
+    svc = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+           "spec": {"type": "ClusterIP", "clusterIP": cfg.dns_service_ip,
+                    "ports": [dict(p, targetPort=53) for p in ports]}}
+    eps = {"apiVersion": "v1", "kind": "Endpoints",
+           "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+           "subsets": [{"addresses": [{"ip": cfg.gateway_ip}], "ports": ports}]}
+    return svc, eps
+
+
+def phase_system_objects(cfg: ClusterConfig, out: Out) -> None:
+    out.step("📦", "Creating system objects (kube-system/kube-dns)")
+    api = api_for(cfg)
+    try:
+        if api.get_or_none("/api/v1/namespaces/kube-system") is None:
+            api.request("POST", "/api/v1/namespaces",
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})
+        svc, eps = kube_dns_objects(cfg)
+        api.ensure("/api/v1/namespaces/kube-system/services", svc)
+        api.ensure("/api/v1/namespaces/kube-system/endpoints", eps)
+    except (ApiCallError, OSError) as err:
+        raise ClusterError("SYSTEM_OBJECTS", f"creating kube-system/kube-dns: {err}") from err
+
+
+def dns_answers(ip: str, timeout: float = 0.5) -> bool:
+    """One UDP query for `kubernetes.default.svc.cluster.local` to our own DNS server: any answer counts."""
+    query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+             + b"".join(bytes([len(p)]) + p.encode() for p in "kubernetes.default.svc.cluster.local".split("."))
+             + b"\x00\x00\x01\x00\x01")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.sendto(query, (ip, 53))
+            return s.recv(512)[:2] == b"\x12\x34"
+        except OSError:
+            return False
+
+
+def phase_dns(cfg: ClusterConfig, out: Out) -> None:
+    out.step("🌐", f"Starting cluster DNS on {cfg.gateway_ip}:53 (kube-dns {cfg.dns_service_ip})")
+    argv = [sys.executable, "-m", "dns", "--profile", cfg.profile]
+    # cwd = the project root: `python -m dns` must find our `dns` package before dnspython's.
+    supervisor.start(cfg.state_dir, DNS, argv, match=argv[1:], cwd=PROJECT_ROOT, env=child_env())
+    try:
+        _wait("cluster DNS to answer", lambda: dns_answers(cfg.gateway_ip), timeout=30,
+              alive=lambda: supervisor.is_running(cfg.state_dir, DNS))
+    except ClusterError as err:
+        raise ClusterError("DNS", f"{err}\n--- {DNS}.log ---\n{supervisor.log_tail(cfg.state_dir, DNS)}") from err
+
+
+def node_argv(cfg: ClusterConfig, node: NodeSpec) -> tuple[list[str], list[str]]:
+    """The node process command (inside the node namespace) and the part of it that identifies it."""
+    payload = ["-m", "agent", "--profile", cfg.profile, "--node-name", node.name, "--node-ip", node.ip,
+               "--pod-cidr", node.pod_cidr]
+    return ["ip", "netns", "exec", node.netns, sys.executable] + payload, payload
+
+
+def start_node_process(cfg: ClusterConfig, node: NodeSpec) -> int:
+    argv, match = node_argv(cfg, node)
+    return supervisor.start(cfg.state_dir, node.process_name, argv, match=match, cwd=PROJECT_ROOT,
+                            env=child_env())
+
+
+def phase_nodes(cfg: ClusterConfig, nodes: list[NodeSpec], out: Out) -> list[NodeSpec]:
+    """Start every node's process (a stopped node is started again: `start` ensures the whole cluster)."""
+    started = []
+    for node in nodes:
+        out.step("🚀", f'Starting node "{node.name}" ({node.ip}, pods {node.pod_cidr}, netns {node.netns})')
+        network.set_node_link(node, up=True)
+        start_node_process(cfg, node)
+        started.append(dataclasses.replace(node, stopped=False))
+    layout.save_nodes(cfg, started)
+    return started
+
+
+def node_ready(node_obj: dict[str, Any] | None) -> bool:
+    for cond in ((node_obj or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return False
+
+
+def wait_nodes_ready(cfg: ClusterConfig, nodes: list[NodeSpec], timeout: float) -> None:
+    api = api_for(cfg)
+    pending = {n.name for n in nodes}
+
+    def check() -> bool:
+        for name in list(pending):
+            try:
+                if node_ready(api.get_or_none(f"/api/v1/nodes/{name}")):
+                    pending.discard(name)
+            except (ApiCallError, OSError):
+                return False
+        return not pending
+
+    def alive() -> bool:
+        dead = [n for n in nodes if n.name in pending and not supervisor.is_running(cfg.state_dir, n.process_name)]
+        if dead:
+            raise ClusterError("NODE_PROCESS_DIED", f'the process of node "{dead[0].name}" exited\n'
+                               f"--- {dead[0].process_name}.log ---\n"
+                               f"{supervisor.log_tail(cfg.state_dir, dead[0].process_name)}")
+        return True
+
+    _wait(f"node(s) {', '.join(sorted(pending))} to be Ready", check, timeout, alive=alive, interval=0.3)
+
+
+def phase_wait_nodes_ready(cfg: ClusterConfig, nodes: list[NodeSpec], timeout: float, out: Out) -> None:
+    out.step("⌛", f"Waiting for {len(nodes)} node(s) to be Ready")
+    wait_nodes_ready(cfg, nodes, timeout)
+
+
+# --- stop / delete --------------------------------------------------------------------------------------
+def stop(profile: str, out: Out | None = None) -> None:
+    out = out or Out()
+    cfg = load_config(profile)
+    nodes = layout.load_nodes(cfg)
+    for node in nodes:
+        out.step("✋", f'Stopping node "{node.name}" ...')
+        supervisor.stop(cfg.state_dir, node.process_name)
+    removed = remove_containers(profile)
+    if removed:
+        out.detail(f"removed {removed} container(s)")
+    for name in (DNS, CONTROLPLANE):
+        supervisor.stop(cfg.state_dir, name)
+    for name in supervisor.names(cfg.state_dir):  # anything else we started (addons, old node names)
+        supervisor.stop(cfg.state_dir, name)
+    errors = network.tear_down(cfg, nodes, progress=out.detail)
+    if errors:
+        raise ClusterError("STOP", "some host network state could not be removed:\n  " + "\n  ".join(errors))
+    out.step("🛑", f"{len(nodes)} node(s) stopped.")
+
+
+def delete(profile: str, out: Out | None = None) -> None:
+    out = out or Out()
+    out.step("🔥", f'Deleting "{profile}" ...')
+    if profile_exists(profile):
+        stop(profile, Out())
+    else:
+        remove_containers(profile)
+    if kubeconfig.remove_context(profile):
+        out.detail(f"removed context {profile} from {kubeconfig.kubeconfig_path()}")
+    shutil.rmtree(profile_dir(profile), ignore_errors=True)
+    out.step("💀", f'Removed all traces of the "{profile}" cluster.')
+
+
+def list_profiles() -> list[str]:
+    root = home_dir()
+    return sorted(d.name for d in root.iterdir() if (d / "cluster.json").is_file()) if root.is_dir() else []
+
+
+# --- status ---------------------------------------------------------------------------------------------
+def node_status(cfg: ClusterConfig, node: NodeSpec) -> dict[str, str]:
+    host = "Running" if network.netns_exists(node.netns) else "Stopped"
+    kubelet = "Running" if supervisor.is_running(cfg.state_dir, node.process_name) else "Stopped"
+    return {"host": host, "kubelet": kubelet}
+
+
+def status(profile: str) -> tuple[list[dict[str, str]], bool]:
+    """One block per node like `minikube status`; the control-plane node adds apiserver, dns, kubeconfig.
+
+    Returns the blocks and whether everything runs."""
+    cfg = load_config(profile)
+    blocks = []
+    all_ok = True
+    for node in layout.load_nodes(cfg):
+        block = {"name": node.name, "type": "Control Plane" if node.index == 0 else "Worker"}
+        block.update(node_status(cfg, node))
+        if node.index == 0:
+            cp = supervisor.is_running(cfg.state_dir, CONTROLPLANE)
+            ready = cp and api_for(cfg, timeout=2.0).ready()
+            block["apiserver"] = "Running" if ready else "Stopped"
+            block["dns"] = "Running" if supervisor.is_running(cfg.state_dir, DNS) else "Stopped"
+            block["kubeconfig"] = ("Configured" if kubeconfig.context_configured(profile, cfg.api_url)
+                                   else "Misconfigured" if cp else "Stopped")
+        all_ok = all_ok and all(v in ("Running", "Configured") for k, v in block.items()
+                                if k not in ("name", "type"))
+        blocks.append(block)
+    return blocks, all_ok
+
+
+# --- nodes ----------------------------------------------------------------------------------------------
+def _require_running(cfg: ClusterConfig) -> None:
+    if not supervisor.is_running(cfg.state_dir, CONTROLPLANE):
+        raise ClusterError("GUEST_NOT_RUNNING", f'profile "{cfg.profile}" is not running: '
+                           f"run `minikube-py start -p {cfg.profile}`", exit_code=80)
+
+
+def _node(cfg: ClusterConfig, name: str) -> NodeSpec:
+    try:
+        return layout.find_node(cfg, name)
+    except KeyError:
+        raise ClusterError("GUEST_NODE_RETRIEVE", f'node "{name}" not found in profile "{cfg.profile}"',
+                           exit_code=85) from None
+
+
+def node_add(profile: str, wait_timeout: float = 180.0, out: Out | None = None) -> NodeSpec:
+    out = out or Out()
+    cfg = load_config(profile)
+    _require_running(cfg)
+    nodes = layout.load_nodes(cfg)
+    node = layout.node_spec(cfg, layout.next_node_index(nodes))
+    out.step("😄", f'Adding node "{node.name}" to cluster "{profile}" ({node.ip}, pods {node.pod_cidr})')
+    try:
+        network.execute_plan(network.node_steps(cfg, node, nodes + [node]), progress=out.detail)
+    except network.StepFailed as err:
+        raise ClusterError("NODE_ADD", str(err)) from err
+    layout.save_nodes(cfg, nodes + [node])
+    start_node_process(cfg, node)
+    wait_nodes_ready(cfg, [node], wait_timeout)
+    out.step("🏄", f'Successfully added "{node.name}" to "{profile}"!')
+    return node
+
+
+def node_delete(profile: str, name: str, out: Out | None = None) -> None:
+    out = out or Out()
+    cfg = load_config(profile)
+    node = _node(cfg, name)
+    if node.index == 0:
+        raise ClusterError("NODE_DELETE", "the control-plane node cannot be deleted: delete the profile instead")
+    nodes = layout.load_nodes(cfg)
+    others = [n for n in nodes if n.index != node.index]
+    out.step("🔥", f'Deleting node "{name}" from cluster "{profile}"')
+    supervisor.stop(cfg.state_dir, node.process_name)
+    remove_containers(profile, node.name)
+    # Plan with this node last, so its plan includes the routes to it in every other node's namespace.
+    errors = network.undo_plan(network.node_steps(cfg, node, others + [node]))
+    layout.save_nodes(cfg, others)
+    if supervisor.is_running(cfg.state_dir, CONTROLPLANE):
+        try:
+            api_for(cfg).delete(f"/api/v1/nodes/{name}")
+        except (ApiCallError, OSError) as err:
+            errors.append(f"deleting Node {name}: {err}")
+    if errors:
+        raise ClusterError("NODE_DELETE", "\n".join(errors))
+    out.step("🔥", f'Node "{name}" was successfully deleted.')
+
+
+def node_stop(profile: str, name: str, out: Out | None = None) -> None:
+    """A node failure on a laptop: its process ends and its link goes down; its containers keep running."""
+    out = out or Out()
+    cfg = load_config(profile)
+    node = _node(cfg, name)
+    out.step("✋", f'Stopping node "{name}" ...')
+    supervisor.stop(cfg.state_dir, node.process_name)
+    network.set_node_link(node, up=False)
+    layout.save_nodes(cfg, [dataclasses.replace(n, stopped=True) if n.index == node.index else n
+                            for n in layout.load_nodes(cfg)])
+    out.step("🛑", f'Successfully stopped node "{name}"')
+
+
+def node_start(profile: str, name: str, wait_timeout: float = 180.0, out: Out | None = None) -> None:
+    out = out or Out()
+    cfg = load_config(profile)
+    _require_running(cfg)
+    node = _node(cfg, name)
+    nodes = layout.load_nodes(cfg)
+    out.step("👍", f'Starting node "{name}" ...')
+    others_first = [n for n in nodes if n.index != node.index] + [node]
+    try:
+        network.execute_plan(network.node_steps(cfg, node, others_first), progress=out.detail)
+    except network.StepFailed as err:
+        raise ClusterError("NODE_START", str(err)) from err
+    network.set_node_link(node, up=True)
+    start_node_process(cfg, node)
+    layout.save_nodes(cfg, [dataclasses.replace(n, stopped=False) if n.index == node.index else n for n in nodes])
+    wait_nodes_ready(cfg, [node], wait_timeout)
+    out.step("😄", f'Successfully started node "{name}"!')
