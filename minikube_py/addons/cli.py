@@ -1,0 +1,188 @@
+"""`minikube-py addons list|enable|disable|configure`, the minikube way.
+
+An addon is a set of objects in `manifests/addons/<name>.yml` applied through the API (what minikube
+does with its addon templates); the control plane's controllers (ingress, loadbalancer) act once those
+objects exist. Which addons are enabled is also kept in the profile's `cluster.json` for `addons list`.
+"""
+from __future__ import annotations
+
+import ipaddress
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from rich.table import Table
+
+from minikube_py.addons import metallb
+from minikube_py.api.resources import resource_for
+from minikube_py.cli.main import profile_option, resolve_profile
+from minikube_py.cli.output import console, fail
+from minikube_py.cluster.apicalls import Api, ApiCallError
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests" / "addons"
+ADDONS = {"ingress": "Kubernetes", "metallb": "3rd party (MetalLB)"}
+# Objects whose content the cluster owns once created (the rendered nginx.conf, the configured pool):
+# re-enabling must not reset them.
+KEEP_IF_PRESENT = {"ConfigMap", "Secret"}
+
+
+def load_manifest(name: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((MANIFESTS / f"{name}.yml").read_text()) if d]
+
+
+def apply_objects(api: Api, objs: list[dict[str, Any]]) -> None:
+    for obj in objs:
+        res = resource_for(obj["apiVersion"], obj["kind"])
+        ns = obj["metadata"].get("namespace") if res.namespaced else None
+        collection = res.path(ns)
+        if obj["kind"] in KEEP_IF_PRESENT and api.get_or_none(f"{collection}/{obj['metadata']['name']}"):
+            continue
+        api.ensure(collection, obj)
+
+
+def delete_objects(api: Api, objs: list[dict[str, Any]]) -> None:
+    """Delete in reverse order; the namespace last takes everything in it along."""
+    for obj in reversed(objs):
+        res = resource_for(obj["apiVersion"], obj["kind"])
+        ns = obj["metadata"].get("namespace") if res.namespaced else None
+        api.delete(res.path(ns, obj["metadata"]["name"]))
+
+
+def _context(ctx: click.Context, profile: str | None):
+    from minikube_py.cluster import lifecycle
+
+    name = resolve_profile(ctx, profile)
+    try:
+        cfg = lifecycle.load_config(name)
+    except lifecycle.ClusterError as err:
+        fail(err.reason, str(err), err.exit_code)
+    return cfg, lifecycle.api_for(cfg, timeout=10)
+
+
+def _check_name(name: str) -> None:
+    if name not in ADDONS:
+        fail("MK_ADDON_ENABLE", f'Unknown addon "{name}". Run "minikube-py addons list" to see the addons.', 10)
+
+
+@click.group()
+def addons() -> None:
+    """Enable or disable a minikube-py addon."""
+
+
+@addons.command("list")
+@profile_option
+@click.pass_context
+def list_cmd(ctx: click.Context, profile: str | None) -> None:
+    """List the addons and whether they are enabled."""
+    cfg, _ = _context(ctx, profile)
+    table = Table("ADDON NAME", "PROFILE", "STATUS", "MAINTAINER")
+    for name, maintainer in ADDONS.items():
+        on = cfg.addons.get(name, False)
+        table.add_row(name, cfg.profile, "enabled ✅" if on else "disabled", maintainer)
+    console.print(table)
+
+
+def _wait_ingress_ready(api: Api, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    path = "/api/v1/namespaces/ingress-nginx/pods?labelSelector=app.kubernetes.io/name%3Dingress-nginx"
+    while time.monotonic() < deadline:
+        try:
+            for pod in api.get(path).get("items", []):
+                conds = {c["type"]: c["status"] for c in (pod.get("status") or {}).get("conditions") or []}
+                if conds.get("Ready") == "True":
+                    return True
+        except (ApiCallError, OSError):
+            pass
+        time.sleep(1)
+    return False
+
+
+@addons.command("enable")
+@click.argument("name")
+@profile_option
+@click.option("--wait/--no-wait", default=True, help="Wait until the addon's pods are ready.")
+@click.pass_context
+def enable(ctx: click.Context, name: str, profile: str | None, wait: bool) -> None:
+    """Enable an addon (ingress, metallb)."""
+    _check_name(name)
+    cfg, api = _context(ctx, profile)
+    try:
+        apply_objects(api, load_manifest(name))
+    except (ApiCallError, OSError) as err:
+        fail("MK_ADDON_ENABLE", f"enabling {name}: {err}", 10)
+    cfg.addons[name] = True
+    cfg.save()
+    if name == "ingress":
+        console.print("    ▪ Using image minikube-py/nginx:1")
+        if wait:
+            console.print("🔎  Verifying ingress addon...")
+            if not _wait_ingress_ready(api, 180):
+                fail("MK_ADDON_ENABLE", "the ingress-nginx controller pod did not become ready within 180s "
+                     "(kubectl -n ingress-nginx describe pod)", 10)
+    if name == "metallb" and not metallb.parse_pool(_metallb_config(api)):
+        console.print("    ▪ No address pool yet: run `minikube-py addons configure metallb`")
+    console.print(f"🌟  The '{name}' addon is enabled")
+
+
+@addons.command("disable")
+@click.argument("name")
+@profile_option
+@click.pass_context
+def disable(ctx: click.Context, name: str, profile: str | None) -> None:
+    """Disable an addon and remove its objects."""
+    _check_name(name)
+    cfg, api = _context(ctx, profile)
+    try:
+        delete_objects(api, load_manifest(name))
+    except (ApiCallError, OSError) as err:
+        fail("MK_ADDON_DISABLE", f"disabling {name}: {err}", 11)
+    cfg.addons[name] = False
+    cfg.save()
+    console.print(f"🌑  \"The '{name}' addon is disabled\"")
+
+
+def _metallb_config(api: Api) -> str | None:
+    cm = api.get_or_none(f"/api/v1/namespaces/{metallb.NAMESPACE}/configmaps/{metallb.CONFIGMAP}")
+    return ((cm or {}).get("data") or {}).get("config")
+
+
+@addons.command("configure")
+@click.argument("name")
+@profile_option
+@click.option("--start-ip", help="First IP of the LoadBalancer pool (metallb).")
+@click.option("--end-ip", help="Last IP of the LoadBalancer pool (metallb).")
+@click.pass_context
+def configure(ctx: click.Context, name: str, profile: str | None, start_ip: str | None,
+              end_ip: str | None) -> None:
+    """Configure an addon: for metallb, the pool of LoadBalancer IPs (inside the node network)."""
+    if name != "metallb":
+        fail("MK_ADDON_CONFIGURE", f'{name} has no configuration; only "metallb" does', 10)
+    cfg, api = _context(ctx, profile)
+    start_ip = start_ip or click.prompt("-- Enter Load Balancer Start IP", prompt_suffix=": ")
+    end_ip = end_ip or click.prompt("-- Enter Load Balancer End IP", prompt_suffix=": ")
+    try:
+        pool = metallb.parse_range(f"{start_ip}-{end_ip}")
+        from minikube_py.cluster.layout import load_nodes
+
+        reserved = {cfg.gateway_ip} | {n.ip for n in load_nodes(cfg)}
+        # Keep room for nodes added later: the first 16 addresses after the gateway are for nodes.
+        net = ipaddress.IPv4Network(cfg.node_subnet)
+        reserved |= {str(net.network_address + i) for i in range(1, 18)}
+        metallb.check_pool_inside(pool, cfg.node_subnet, reserved)
+    except metallb.PoolError as err:
+        fail("MK_ADDON_CONFIGURE", f"{err} (choose addresses in {cfg.node_subnet} above "
+             f"{ipaddress.IPv4Network(cfg.node_subnet).network_address + 17})", 10)
+    try:
+        apply_objects(api, [o for o in load_manifest("metallb") if o["kind"] == "Namespace"])
+        cm = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": metallb.CONFIGMAP, "namespace": metallb.NAMESPACE, "labels": {"app": "metallb"}},
+              "data": {"config": metallb.render_config(start_ip, end_ip)}}
+        api.ensure(f"/api/v1/namespaces/{metallb.NAMESPACE}/configmaps", cm)
+    except (ApiCallError, OSError) as err:
+        fail("MK_ADDON_CONFIGURE", f"configuring metallb: {err}", 10)
+    cfg.addons["metallb"] = True
+    cfg.metallb_pool = [f"{start_ip}-{end_ip}"]
+    cfg.save()
+    console.print("✅  metallb was successfully configured")
