@@ -65,8 +65,10 @@ def read_reply(f) -> object:
     raise RedisError(f"unexpected reply {line!r}")
 
 
-def redis_command(*args: str, host: str = REDIS_HOST, port: int = REDIS_PORT, timeout: float = 3.0) -> object:
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+def redis_command(*args: str, host: str | None = None, port: int | None = None, timeout: float = 3.0) -> object:
+    """Send one command on a fresh connection (see the module notes) and return the decoded reply."""
+    address = (host or REDIS_HOST, port or REDIS_PORT)
+    with socket.create_connection(address, timeout=timeout) as sock:
         sock.sendall(encode_command(*args))
         with sock.makefile("rb") as f:
             return read_reply(f)
@@ -111,6 +113,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops bursts of concurrent clients into 1 s SYN retries
 
     def server_bind(self) -> None:
         """Bind without `HTTPServer.server_bind`'s `getfqdn()` (a DNS lookup at startup)."""

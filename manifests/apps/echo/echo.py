@@ -101,6 +101,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops bursts of concurrent clients into 1 s SYN retries
 
     def server_bind(self) -> None:
         """Bind without `HTTPServer.server_bind`'s `getfqdn()` (a DNS lookup at startup)."""
