@@ -202,3 +202,26 @@ def _hostport_rules(hp: HostPort, chains: list[str], rules: list[str]) -> None:
     rules.append(f'-A {chain} {_comment(what)} -s {hp.pod_ip}/32 -j KUBE-MARK-MASQ')
     rules.append(f'-A {chain} {_comment(what)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ')
     rules.append(f'-A {chain} {_comment(what)} {match} -j DNAT --to-destination {hp.pod_ip}:{hp.container_port}')
+
+
+def render_ipvs_support_rules(state: ProxyState, existing_chains: Iterable[str] = ()) -> str:
+    """The iptables half of IPVS mode: IPVS does the load balancing, but masquerading (off-cluster clients
+    of a cluster IP, every external/LB/NodePort client), the REJECTs and hostPorts are still iptables.
+    Same chains and jumps as iptables mode, minus the per-service KUBE-SVC/SEP/EXT chains."""
+    rules: list[str] = []
+    for sp in state.services:
+        match = f"-p {sp.proto} -m {sp.proto}"
+        name = sp.service_port_name
+        rules.append(f'-A KUBE-SERVICES {_comment(name + " cluster IP")} -d {sp.cluster_ip}/32 {match} '
+                     f"--dport {sp.port} ! -s {state.cluster_cidr} -j KUBE-MARK-MASQ")
+        for ip in sp.external_ips + sp.load_balancer_ips:
+            rules.append(f'-A KUBE-SERVICES {_comment(name + " external IP")} -d {ip}/32 {match} '
+                         f"--dport {sp.port} -j KUBE-MARK-MASQ")
+        if sp.node_port:
+            rules.append(f"-A KUBE-NODEPORTS {_comment(name)} {match} --dport {sp.node_port} -j KUBE-MARK-MASQ")
+    without_services = ProxyState(services=(), host_ports=state.host_ports, cluster_cidr=state.cluster_cidr,
+                                  node_ip=state.node_ip)
+    nat = render_nat_table(without_services, existing_chains)
+    last = '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports'
+    head, sep, tail = nat.partition(last)
+    return render_filter_table(state) + head + "".join(r + "\n" for r in rules) + sep + tail
