@@ -85,7 +85,8 @@ def invalid(res: Resource, name: str, causes: list[dict]) -> ApiError:
         for c in causes]}
     if res.group:
         details["group"] = res.group
-    return ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: {msg}', details)
+    kind = f"{res.kind}.{res.group}" if res.group else res.kind
+    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {msg}', details)
 
 
 def bad_request(message: str) -> ApiError:

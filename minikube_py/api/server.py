@@ -44,12 +44,9 @@ from .watch import WatchFilter, WatchHub, watch_events
 
 from . import defaults as _defaults
 
+from . import validation as _validation
+
 try:  # TEMPORARY until the colleague's modules land: minimal stand-ins so the server can be exercised.
-    from . import validation as _validation
-except ImportError:  # pragma: no cover
-    import types as _types
-    _validation = _types.SimpleNamespace(validate=lambda res, obj, old=None: [])
-try:
     from . import patch as _patch
 except ImportError:  # pragma: no cover
     import types as _types
@@ -282,7 +279,10 @@ class ApiServer:
     def _validate(self, res: Resource, obj: dict, old: dict | None = None) -> None:
         causes = _validation.validate(res, obj, old)
         if causes:
-            raise errors.invalid(res, _meta(obj).get("name") or _meta(obj).get("generateName") or "", causes)
+            name = _meta(obj).get("name") or _meta(obj).get("generateName") or ""
+            err = errors.invalid(res, name, causes)
+            err.message = _validation.format_invalid_message(res.kind, name, causes, res.group)
+            raise err
 
     def _allocate(self, res: Resource, obj: dict, old: dict | None) -> dict:
         if res.plural != "services":
@@ -398,6 +398,8 @@ class ApiServer:
                     "error: " + ", ".join(f'unknown field "{f}"' for f in bad))
             new = self._update_rules(res, current, new, subresource)
             if subresource != "status":
+                if res.plural == "services":
+                    _service_update_strategy(new, current)
                 _defaults.apply_defaults(res, new)
             self._validate(res, new, current)
             _meta(new)["resourceVersion"] = _meta(current).get("resourceVersion")
@@ -591,6 +593,32 @@ class ApiServer:
             log.exception("finalizing namespace %s failed", name)
         finally:
             sub.close()
+
+
+def _service_update_strategy(new: dict, old: dict) -> None:
+    """The Service registry's PrepareForUpdate: an omitted clusterIP keeps the allocated one (it is
+    immutable), and fields that only belonged to the old type are dropped when the type changes, if the
+    client left them as they were (Kubernetes' dropTypeDependentFields)."""
+    spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
+    new_type, old_type = spec.get("type", "ClusterIP"), old_spec.get("type", "ClusterIP")
+    if new_type != "ExternalName" and old_type != "ExternalName" and not spec.get("clusterIP") \
+            and old_spec.get("clusterIP"):
+        spec["clusterIP"] = old_spec["clusterIP"]
+        spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+    if new_type == old_type:
+        return
+    if new_type == "ExternalName" and spec.get("clusterIP") == old_spec.get("clusterIP"):
+        for k in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"):
+            spec.pop(k, None)
+    if new_type in ("ClusterIP", "ExternalName"):
+        old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in old_spec.get("ports") or []}
+        for p in spec.get("ports") or []:
+            if p.get("nodePort") and old_ports.get((p.get("port"), p.get("protocol", "TCP"))) == p.get("nodePort"):
+                p.pop("nodePort")
+        if old_type in ("NodePort", "LoadBalancer"):
+            spec.pop("externalTrafficPolicy", None)
+            if spec.get("healthCheckNodePort") == old_spec.get("healthCheckNodePort"):
+                spec.pop("healthCheckNodePort", None)
 
 
 def _in_seconds(seconds: int) -> str:
@@ -1072,9 +1100,11 @@ class _Handlers:
             raise ApiError(422, "Invalid", f'Binding "{t.name}" is invalid: target.name: Required value',
                            {"name": t.name, "kind": "Binding", "causes": [
                                {"reason": "FieldValueRequired", "field": "target.name", "message": "Required value"}]})
-        res, name = t.res, t.name or ""
-
-        def compute(pod: dict) -> dict:
+        res, ns, name = t.res, t.namespace or "", t.name or ""
+        # Binding is its own registry path in Kubernetes: it may set spec.nodeName, which a pod update
+        # may not, so it writes directly (one CAS write: nodeName + the PodScheduled condition).
+        for _ in range(STATUS_CODES_TO_RETRY):
+            pod = await self.s._get(res, ns, name)
             spec = pod.setdefault("spec", {})
             if _meta(pod).get("deletionTimestamp"):
                 raise errors.conflict_message(res, name, "pod is being deleted, cannot be assigned to a host")
@@ -1083,21 +1113,18 @@ class _Handlers:
                                f'{name} is already assigned to node "{spec["nodeName"]}"',
                                {"name": name, "kind": "pods/binding"})
             spec["nodeName"] = node
-            return pod
-
-        await self.s.guaranteed_update(res, t.namespace or "", name, compute)
-
-        def condition(pod: dict) -> dict:
             status = pod.setdefault("status", {})
             conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
             conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                           "lastTransitionTime": now_rfc3339()})
             status["conditions"] = conds
-            return pod
-        try:
-            await self.s.guaranteed_update(res, t.namespace or "", name, condition, subresource="status")
-        except ApiError:
-            pass
+            try:
+                await self.s.store.update(res.plural, ns, name, pod, _rv(pod))
+                break
+            except (Conflict, NotFound):
+                continue
+        else:
+            raise errors.conflict(res, name)
         return _json(errors.success_status(), 201)
 
     # --- relays to the node agent ------------------------------------------------------------------
