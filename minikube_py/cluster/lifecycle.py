@@ -85,10 +85,23 @@ def api_for(cfg: ClusterConfig, timeout: float = 5.0) -> Api:
     return Api(cfg.api_url, cfg.state_dir / pki.CA_CERT, token, timeout=timeout)
 
 
+def _loopback_port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def listen_addresses(cfg: ClusterConfig) -> list[str]:
-    """The gateway always; loopback only for the first slot's profile, because two profiles cannot both
-    own 127.0.0.1:8443 and the kubeconfig points at the gateway anyway."""
-    return (["127.0.0.1"] if cfg.bridge == "mkpy0" else []) + [cfg.gateway_ip]
+    """The gateway (the kubeconfig's server), plus loopback when 127.0.0.1:8443 is free.
+
+    The control plane's own controllers talk to it over loopback, but two running profiles cannot both
+    own 127.0.0.1:8443: the second one then listens on its gateway only (its in-process controllers need
+    the control plane to dial its first listen address — see the cluster report)."""
+    return (["127.0.0.1"] if _loopback_port_free(C.API_PORT) else []) + [cfg.gateway_ip]
 
 
 def _wait(what: str, check: Callable[[], bool], timeout: float, alive: Callable[[], bool] | None = None,
