@@ -46,22 +46,8 @@ from . import defaults as _defaults
 
 from . import validation as _validation
 
-try:  # TEMPORARY until the colleague's modules land: minimal stand-ins so the server can be exercised.
-    from . import patch as _patch
-except ImportError:  # pragma: no cover
-    import types as _types
+from . import patch as _patch
 
-    def _merge(a, b):
-        if not isinstance(b, dict):
-            return b
-        out = dict(a) if isinstance(a, dict) else {}
-        for k, v in b.items():
-            if v is None:
-                out.pop(k, None)
-            else:
-                out[k] = _merge(out.get(k), v)
-        return out
-    _patch = _types.SimpleNamespace(apply_patch=lambda res, obj, body, ct: _merge(obj, json.loads(body)))
 try:
     from . import tables as _tables
 except ImportError:  # pragma: no cover
@@ -988,12 +974,7 @@ class _Handlers:
         dry = self._dry_run(request)
 
         def compute(current: dict) -> dict:
-            try:
-                return _patch.apply_patch(t.res, current, body, ct)
-            except ApiError:
-                raise
-            except (ValueError, KeyError, TypeError, IndexError, yaml.YAMLError) as e:
-                raise errors.bad_request(str(e) or type(e).__name__)
+            return _apply_patch(t.res, current, body, ct)
 
         create_missing = None
         if ct == "application/apply-patch+yaml" and subresource is None:
@@ -1070,12 +1051,7 @@ class _Handlers:
             body = await read_body(request)
             ct = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
             current = _to_scale(t.res, await self.s._get(t.res, ns, name))
-            try:
-                scale = _patch.apply_patch(t.res, current, body, ct)
-            except ApiError:
-                raise
-            except Exception as e:
-                raise errors.bad_request(str(e))
+            scale = _apply_patch(t.res, current, body, ct)
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
@@ -1264,6 +1240,18 @@ class _Handlers:
             await upstream.close()
             await ws.close()
         return ws
+
+
+_PATCH_REASONS = {400: "BadRequest", 415: "UnsupportedMediaType", 422: "Invalid"}
+
+
+def _apply_patch(res: Resource, obj: dict, body: bytes, content_type: str) -> dict:
+    """patch.apply_patch with its errors as Status answers (400 undecodable, 415 unknown type, 422 not
+    applicable)."""
+    try:
+        return _patch.apply_patch(res, obj, body, content_type)
+    except _patch.PatchError as e:
+        raise ApiError(e.code, _PATCH_REASONS.get(e.code, "BadRequest"), e.message)
 
 
 def _to_scale(res: Resource, obj: dict) -> dict:
