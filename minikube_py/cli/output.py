@@ -1,12 +1,14 @@
 """Consoles and the error exit shared by the CLI commands (minikube's `❌  Exiting due to X: …` shape)."""
 from __future__ import annotations
 
+import sys
 from typing import NoReturn
 
 import click
 from rich.console import Console
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output (tests, scripts) gets a wide console so tables are not cut at 80 columns.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -191,6 +191,7 @@ class Sysctl:
     value: str
     netns: str | None = None
     description: str = ""
+    undoable = False  # class attribute: teardown doesn't list it
 
     def __post_init__(self) -> None:
         where = f" in {self.netns}" if self.netns else ""
@@ -322,6 +323,7 @@ class PodBridge:
     netns: str
     address: str  # "10.244.0.1/24"
     description: str = ""
+    undoable = False  # dies with the namespace
 
     def __post_init__(self) -> None:
         self.description = self.description or f"pod bridge {POD_BRIDGE} {self.address} in {self.netns}"
@@ -435,7 +437,7 @@ def undo_plan(steps: list[Step], progress: Progress | None = None) -> list[str]:
     errors = []
     for step in reversed(steps):
         try:
-            if progress and step.present():
+            if progress and getattr(step, "undoable", True) and step.present():
                 progress(step.description)
             step.undo()
         except Exception as exc:  # noqa: BLE001 — teardown removes as much as it can

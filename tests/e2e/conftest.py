@@ -1,0 +1,188 @@
+"""Whole-cluster fixtures: `cluster` (1 node, profile `mkt-e2e`) and `cluster3` (3 nodes, `mkt-e2e3`).
+
+A cluster is started with the real CLI (`minikube-py start`, as a user would) after the images exist
+(`image bootstrap --alias-upstream`, idempotent, so the guide's YAML with upstream image names applies
+unchanged) and is always deleted at the end, also when tests fail.
+
+Only one test cluster runs at a time: a `_Clusters` manager (session-scoped) starts the profile a test
+asks for and deletes the other one first. The 1-node cluster therefore lives for the whole session unless
+a multi-node module needs `cluster3`, after which the next `cluster` user starts it again. (Why: two
+running profiles cannot both own 127.0.0.1:8443, and 2 cores run one cluster much better than two.)
+
+Helpers on the `Cluster` object: `kubectl(*args)` (the real kubectl v1.33 with `--context <profile>`),
+`apply(path_or_yaml)`, `node_exec(node_index, *cmd)` (a command inside a node's network namespace),
+`new_client()` (an `ApiClient`; the async fixture `api` gives one per test and closes it).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import pytest
+
+from minikube_py.config import ClusterConfig
+from tests.conftest import run_cli
+
+E2E_PROFILE = "mkt-e2e"
+E2E3_PROFILE = "mkt-e2e3"
+
+
+def _require_root_and_docker() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("e2e needs root (namespaces, bridges, iptables)")
+    try:
+        import docker
+        docker.from_env(timeout=10).ping()
+    except Exception as err:  # noqa: BLE001
+        pytest.skip(f"e2e needs the Docker engine: {err}")
+
+
+@dataclass
+class Cluster:
+    profile: str
+    config: ClusterConfig
+    kubeconfig: Path = field(default_factory=lambda: Path(os.environ["KUBECONFIG"]))
+
+    @property
+    def nodes(self):
+        from minikube_py.cluster import layout
+        return layout.load_nodes(self.config)
+
+    def kubectl(self, *args: str, input: str | None = None, timeout: float = 120,
+                check: bool = False) -> subprocess.CompletedProcess[str]:
+        from minikube_py.kubectl import kubectl_path
+        proc = subprocess.run([str(kubectl_path()), "--kubeconfig", str(self.kubeconfig), "--context",
+                               self.profile, *args], input=input, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} exited {proc.returncode}: {proc.stderr}{proc.stdout}")
+        return proc
+
+    def apply(self, path_or_yaml: str | Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        """`kubectl apply -f` a file/dir, or YAML text given as a string containing a newline."""
+        text = str(path_or_yaml)
+        if isinstance(path_or_yaml, str) and "\n" in text:
+            return self.kubectl("apply", "-f", "-", *extra, input=text, check=True)
+        return self.kubectl("apply", "-f", text, *extra, check=True)
+
+    def node_exec(self, node_index: int, *cmd: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run *cmd* inside node *node_index*'s network namespace (e.g. `curl` a ClusterIP from a node)."""
+        return subprocess.run(["ip", "netns", "exec", self.config.netns_name(node_index), *cmd],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def new_client(self):
+        from minikube_py.client import ApiClient
+        return ApiClient.from_kubeconfig(self.kubeconfig, context=self.profile)
+
+    def node_ip(self, node_index: int = 0) -> str:
+        return self.config.node_ip(node_index)
+
+
+class _Clusters:
+    """Starts the requested test profile (one at a time) and deletes everything at the end."""
+
+    def __init__(self) -> None:
+        self.running: str | None = None
+        self.images_ready = False
+
+    def ensure_images(self) -> None:
+        if self.images_ready:
+            return
+        proc = run_cli("image", "bootstrap", "--alias-upstream", timeout=1800)
+        if proc.returncode != 0:
+            pytest.fail(f"image bootstrap failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        self.images_ready = True
+
+    def ensure(self, profile: str, *start_args: str) -> Cluster:
+        from minikube_py.cluster.leftovers import claim
+        _require_root_and_docker()
+        if self.running and self.running != profile:
+            self.delete(self.running)
+        if self.running != profile:
+            self.ensure_images()
+            claim(profile)  # a parallel test session's leftover cleanup leaves an owned profile alone
+            proc = run_cli("start", "-p", profile, *start_args, timeout=600)
+            self.running = profile
+            if proc.returncode != 0:
+                pytest.fail(f"minikube-py start -p {profile} failed ({proc.returncode}):\n"
+                            f"{proc.stdout}\n{proc.stderr}")
+        return Cluster(profile, ClusterConfig.load(profile))
+
+    def delete(self, profile: str) -> None:
+        proc = run_cli("delete", "-p", profile, timeout=300)
+        if self.running == profile:
+            self.running = None
+        if proc.returncode != 0:
+            raise AssertionError(f"delete -p {profile} failed: {proc.stdout}\n{proc.stderr}")
+
+    def delete_all(self) -> None:
+        for profile in (E2E_PROFILE, E2E3_PROFILE):
+            run_cli("delete", "-p", profile, timeout=300)
+        self.running = None
+
+
+@pytest.fixture(scope="session")
+def _clusters() -> Iterator[_Clusters]:
+    manager = _Clusters()
+    try:
+        yield manager
+    finally:
+        manager.delete_all()
+
+
+@pytest.fixture
+def cluster(_clusters: _Clusters) -> Cluster:
+    """The 1-node cluster `mkt-e2e` (started once, shared by every test that uses it)."""
+    return _clusters.ensure(E2E_PROFILE)
+
+
+@pytest.fixture(scope="module")
+def cluster3(_clusters: _Clusters) -> Iterator[Cluster]:
+    """A 3-node cluster `mkt-e2e3` for a module's multi-node tests; deleted after the module."""
+    # A short grace and eviction timeout so that node-failure tests finish in seconds, not minutes.
+    c = _clusters.ensure(E2E3_PROFILE, "--nodes", "3", "--node-grace", "20", "--pod-eviction-timeout", "20")
+    try:
+        yield c
+    finally:
+        _clusters.delete(E2E3_PROFILE)
+
+
+@pytest.fixture
+async def api(cluster: Cluster) -> AsyncIterator:
+    """An `ApiClient` for the 1-node cluster, on this test's event loop."""
+    client = cluster.new_client()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def host_leftovers(profile: str, config: ClusterConfig | None, node_count: int = 1) -> list[str]:
+    """Everything of *profile* still on the host (containers, namespaces, bridge, routes, rules, processes)."""
+    import ipaddress
+    import json
+    found: list[str] = []
+    ps = subprocess.run(["docker", "ps", "-a", "--filter", f"label=io.minikube-py.profile={profile}",
+                         "--format", "{{.Names}}"], capture_output=True, text=True).stdout.split()
+    found += [f"container {n}" for n in ps]
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    if config is not None:
+        for i in range(max(node_count, 1)):
+            if config.netns_name(i) in netns.split():
+                found.append(f"netns {config.netns_name(i)}")
+        links = json.loads(subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout)
+        found += [f"link {l['ifname']}" for l in links
+                  if l["ifname"] == config.bridge or l["ifname"].startswith(config.bridge + "-")]
+        ours = [ipaddress.ip_network(c) for c in (config.pod_cidr, config.service_cidr, config.node_subnet)]
+        routes = json.loads(subprocess.run(["ip", "-j", "route", "show", "table", "all"], capture_output=True,
+                                           text=True).stdout)
+        for r in routes:
+            dst = r.get("dst", "")
+            if dst and dst != "default" and ":" not in dst and r.get("type") not in ("local", "broadcast") and \
+                    any(ipaddress.ip_network(dst, strict=False).overlaps(o) for o in ours):
+                found.append(f"route {dst} {r.get('type', '')}")
+    save = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    found += [f"iptables {line}" for line in save.splitlines() if f"minikube-py:{profile}\"" in line]
+    return found
