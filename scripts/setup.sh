@@ -42,5 +42,5 @@ else
 fi
 
 echo "setup: pip install -e '.[test]'"
-python3 -m pip install -q -e '.[test]'
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 echo "setup: done"

@@ -137,6 +137,18 @@ def _drop_if_untagged(client: docker.DockerClient, image_id: str | None, new_id:
         pass
 
 
+def _move_aliases(client: docker.DockerClient, key: str, old_id: str | None, new_id: str) -> None:
+    """Upstream aliases that pointed at the image we just replaced follow it to the new one, so a
+    rebuild without `--alias-upstream` never leaves `redis:latest` on a stale stand-in."""
+    if not old_id or old_id == new_id:
+        return
+    for alias in config.UPSTREAM_ALIASES.get(key, []):
+        _, current = _labels_of(client, alias)
+        if current == old_id:
+            repo, tag = _split_ref(alias)
+            client.api.tag(new_id, repo, tag)
+
+
 def _split_ref(ref: str) -> tuple[str, str]:
     """`ghcr.io/x/y:v1` -> (`ghcr.io/x/y`, `v1`); a port in the registry host is not a tag."""
     repo, _, tag = ref.rpartition(":")
@@ -286,6 +298,7 @@ def bootstrap_images(
                     progress.update(task, description=f"{ref}: [dim]{line.strip()[:90]}[/]")
 
                 image_id = build_app(client, spec, context, want, show)
+                _move_aliases(client, spec.key, old_id, image_id)
                 _drop_if_untagged(client, old_id, image_id)
                 action = "built"
             else:

@@ -39,24 +39,19 @@ def _short_id(image_id: str) -> str:
 def print_bootstrap_result(console: Console, result: BootstrapResult) -> None:
     """The table of images, the stand-in aliases and the timing, minikube-style."""
     table = Table(title="minikube-py images (built offline)", title_justify="left")
-    show_aliases = any(r.aliases for r in result.images)
-    for col in ("image", "id", "size", "status", "time") + (("upstream stand-in for",) if show_aliases else ()):
-        table.add_column(col, justify="right" if col in ("size", "time") else "left",
-                         no_wrap=col in ("image", "id"))
+    for col in ("image", "id", "size", "status", "time"):
+        table.add_column(col, justify="right" if col in ("size", "time") else "left", no_wrap=True)
     for r in result.images:
         status = {"unchanged": "[dim]unchanged[/]", "built": "[green]built[/]",
                   "imported": "[green]imported[/]"}.get(r.action, r.action)
-        row = [r.ref, _short_id(r.id), _mb(r.size), status, f"{r.seconds:.1f}s"]
-        if show_aliases:
-            row.append(", ".join(r.aliases) or "-")
-        table.add_row(*row)
+        table.add_row(r.ref, _short_id(r.id), _mb(r.size), status, f"{r.seconds:.1f}s")
     console.print(table)
     aliased = [(a, r.ref) for r in result.images for a in r.aliases]
     if aliased:
         console.print("[bold]Upstream names tagged as LOCAL STAND-INS[/] (built here from Debian "
                       "packages, not the upstream images):")
         for alias, ref in aliased:
-            console.print(f"  {alias:34} -> {ref}")
+            console.print(f"  {alias:34} -> {ref}", soft_wrap=True)
     for r in result.images:
         for alias in r.skipped_aliases:
             console.print(f"[yellow]kept {alias}: it is a real image not built by minikube-py[/]")
@@ -64,7 +59,7 @@ def print_bootstrap_result(console: Console, result: BootstrapResult) -> None:
         "rebuilt" if result.changed else "warm (nothing to do)")
     extra = f", debootstrap {result.debootstrap_seconds:.1f}s from {result.mirror}" \
         if result.debootstrap_seconds is not None else ""
-    console.print(f"Done in {result.seconds:.1f}s: {kind}{extra}")
+    console.print(f"Done in {result.seconds:.1f}s: {kind}{extra}", soft_wrap=True)
 
 
 @click.group("image")
