@@ -230,42 +230,54 @@ class Proxier:
 
     # --- node preparation -------------------------------------------------------------------------
     async def prepare_node(self) -> None:
-        """Kernel settings the rules rely on, in this node's namespace.
+        await prepare_node_network(self.netns, self.mode)
 
-        - `route_localnet` must stay 0: with it, DNAT of 127.0.0.1:<nodePort> works but any local process
-          could reach pods through loopback (CVE-2020-8558). We never set it; if found set, we clear it.
-        - `bridge-nf-call-iptables` must be 1 so traffic between pods on `cni0` (a pod calling a service
-          whose endpoint is on the same bridge) passes through the nat table at all.
-        """
-        if await self._read_sysctl("net/ipv4/conf/all/route_localnet") == "1":
-            log.warning("net.ipv4.conf.all.route_localnet was 1 in the node namespace; setting it to 0")
-            await self._write_sysctl("net/ipv4/conf/all/route_localnet", "0")
-        if await self._read_sysctl("net/bridge/bridge-nf-call-iptables") not in (None, "1"):
-            await self._write_sysctl("net/bridge/bridge-nf-call-iptables", "1")
-        if self.mode == "ipvs" and await self._read_sysctl("net/ipv4/vs/conntrack") not in (None, "1"):
-            await self._write_sysctl("net/ipv4/vs/conntrack", "1")  # IPVS + iptables masquerade need it
 
-    async def _read_sysctl(self, path: str) -> str | None:
-        if self.netns is None:
-            try:
-                with open(f"/proc/sys/{path}") as f:
-                    return f.read().strip()
-            except FileNotFoundError:
-                return None
-        proc = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", self.netns, "cat", f"/proc/sys/{path}",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        out, _ = await proc.communicate()
-        return out.decode().strip() if proc.returncode == 0 else None
+async def prepare_node_network(netns: str | None = None, mode: str = "iptables") -> None:
+    """Kernel settings the rules rely on, in the node's namespace (the current one, or *netns*).
 
-    async def _write_sysctl(self, path: str, value: str) -> None:
-        if self.netns is None:
-            with open(f"/proc/sys/{path}", "w") as f:
-                f.write(value)
-            return
-        proc = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", self.netns, "sysctl", "-q", "-w", f"{path.replace('/', '.')}={value}")
-        await proc.wait()
+    - `route_localnet` must stay 0: with it, DNAT of 127.0.0.1:<nodePort> works but any local process
+      could reach pods through loopback (CVE-2020-8558). We never set it; if found set, we clear it.
+    - `bridge-nf-call-iptables` must be 1 so traffic between pods on `cni0` (a pod calling a service
+      whose endpoint is on the same bridge) passes through the nat table at all.
+    - `send_redirects` must be 0: the node routes the service CIDR back out of `cni0`, the interface the
+      pod's packet came in on, so the kernel would tell the pod "10.96.x.y is on-link, send it directly";
+      the pod obeys, ARPs for the ClusterIP and times out, instead of getting our REJECT (measured).
+    """
+    if await _read_sysctl(netns, "net/ipv4/conf/all/route_localnet") == "1":
+        log.warning("net.ipv4.conf.all.route_localnet was 1 in the node namespace; setting it to 0")
+        await _write_sysctl(netns, "net/ipv4/conf/all/route_localnet", "0")
+    if await _read_sysctl(netns, "net/bridge/bridge-nf-call-iptables") not in (None, "1"):
+        await _write_sysctl(netns, "net/bridge/bridge-nf-call-iptables", "1")
+    for conf in ("all", "default", "cni0"):
+        if await _read_sysctl(netns, f"net/ipv4/conf/{conf}/send_redirects") not in (None, "0"):
+            await _write_sysctl(netns, f"net/ipv4/conf/{conf}/send_redirects", "0")
+    if mode == "ipvs" and await _read_sysctl(netns, "net/ipv4/vs/conntrack") not in (None, "1"):
+        await _write_sysctl(netns, "net/ipv4/vs/conntrack", "1")  # IPVS + iptables masquerade need it
+
+
+async def _read_sysctl(netns: str | None, path: str) -> str | None:
+    if netns is None:
+        try:
+            with open(f"/proc/sys/{path}") as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+    proc = await asyncio.create_subprocess_exec(
+        "ip", "netns", "exec", netns, "cat", f"/proc/sys/{path}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    return out.decode().strip() if proc.returncode == 0 else None
+
+
+async def _write_sysctl(netns: str | None, path: str, value: str) -> None:
+    if netns is None:
+        with open(f"/proc/sys/{path}", "w") as f:
+            f.write(value)
+        return
+    proc = await asyncio.create_subprocess_exec(
+        "ip", "netns", "exec", netns, "sysctl", "-q", "-w", f"{path.replace('/', '.')}={value}")
+    await proc.wait()
 
 
 def _has_host_port(pod: dict) -> bool:
