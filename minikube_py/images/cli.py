@@ -15,9 +15,7 @@ from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 from rich.console import Console
 from rich.table import Table
 
-from minikube_py import config
-
-from .bootstrap import BootstrapError, BootstrapResult, bootstrap_images
+from .bootstrap import BootstrapError, BootstrapResult, bootstrap_images, is_ours
 from .docker_client import docker_client
 
 
@@ -137,7 +135,7 @@ def ls_cmd(fmt: str) -> None:
         for tag in img.tags:
             repo, _, t = tag.rpartition(":")
             rows.append({"image": repo, "tag": t, "id": _short_id(img.id), "size": img.attrs["Size"],
-                         "ours": (img.labels or {}).get("io.minikube-py.built-by") is not None})
+                         "ours": is_ours(img.labels)})
     rows.sort(key=lambda r: (r["image"], r["tag"]))
     if fmt == "short":
         for r in rows:
@@ -175,7 +173,7 @@ def rm_cmd(names: tuple[str, ...], force: bool) -> None:
         sys.exit(1)
 
 
-__all__ = ["image", "config"]
+__all__ = ["image", "print_bootstrap_result"]
 
 if __name__ == "__main__":
     image()
