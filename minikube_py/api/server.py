@@ -48,14 +48,7 @@ from . import validation as _validation
 
 from . import patch as _patch
 
-try:
-    from . import tables as _tables
-except ImportError:  # pragma: no cover
-    import types as _types
-    _tables = _types.SimpleNamespace(to_table=lambda res, objs, include_object="Object": {
-        "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
-        "columnDefinitions": [{"name": "Name", "type": "string", "format": "name", "description": "", "priority": 0}],
-        "rows": [{"cells": [o["metadata"]["name"]], "object": o} for o in objs]})
+from . import tables as _tables
 
 log = logging.getLogger(__name__)
 
@@ -843,8 +836,8 @@ class _Handlers:
         return matches
 
     def _table(self, request: web.Request, res: Resource, objs: list[dict]) -> dict:
-        include = request.query.get("includeObject")
-        table = _tables.to_table(res, objs, include) if include else _tables.to_table(res, objs)
+        include = request.query.get("includeObject") or "Object"
+        table = _tables.to_table(res, objs, include)
         table.setdefault("kind", "Table")
         table.setdefault("apiVersion", "meta.k8s.io/v1")
         return table

@@ -131,3 +131,11 @@ def test_errors_print_kubernetes_messages(kubectl, tmp_path):
     assert 'Pod "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"' in p.stderr
     p = kubectl("get", "pod", "ghost", check=False)
     assert p.returncode == 1 and 'pods "ghost" not found' in p.stderr
+
+
+def test_table_columns_come_from_the_server(kubectl):
+    header = kubectl("get", "svc").stdout.splitlines()[0].split()
+    assert header == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    row = kubectl("get", "svc", "kubernetes", "--no-headers").stdout.split()
+    assert row[:5] == ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
+    assert kubectl("get", "ns", "--no-headers").stdout.split()[:2] == ["default", "Active"]
