@@ -6,31 +6,14 @@ minikube's `❌  Exiting due to REASON: message` with its exit code.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
-from typing import Iterator
-
 import click
 from rich.table import Table
 
 from minikube_py.cli.main import main, profile_option, resolve_profile
-from minikube_py.cli.output import console, fail
+from minikube_py.cli.output import console, fail, out, reported
 from minikube_py.cluster import layout, lifecycle, supervisor
 from minikube_py.cluster.apicalls import ApiCallError
-from minikube_py.cluster.lifecycle import ClusterError, Out
-
-
-def out() -> Out:
-    return Out(lambda line: console.print(line, markup=False))
-
-
-@contextmanager
-def reported() -> Iterator[None]:
-    try:
-        yield
-    except ClusterError as err:
-        fail(err.reason, str(err), err.exit_code)
-    except KeyboardInterrupt:
-        fail("INTERRUPTED", "interrupted", 130)
+from minikube_py.cluster.lifecycle import ClusterError
 
 
 @main.command("start")

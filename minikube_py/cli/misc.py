@@ -5,9 +5,8 @@ import os
 
 import click
 
-from minikube_py.cli.cluster import reported
 from minikube_py.cli.main import main, profile_option, resolve_profile
-from minikube_py.cli.output import console, fail
+from minikube_py.cli.output import console, fail, reported
 from minikube_py.cluster import lifecycle, supervisor
 
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import click
 
-from minikube_py.cli.cluster import out, reported
 from minikube_py.cli.main import main, profile_option, resolve_profile
-from minikube_py.cli.output import console
+from minikube_py.cli.output import console, out, reported
 from minikube_py.cluster import layout, lifecycle
 
 

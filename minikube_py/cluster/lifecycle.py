@@ -158,16 +158,28 @@ def start(opts: StartOptions, out: Out | None = None) -> ClusterConfig:
     t0 = time.monotonic()
     out.step("😄", f"[{opts.profile}] minikube-py v{VERSION}")
     cfg = phase_config(opts, out)
-    phase_images(cfg, opts, out)
-    pki_ = phase_pki(cfg, out)
-    nodes = layout.load_nodes(cfg)
-    phase_host_network(cfg, nodes, opts, out)
-    phase_control_plane(cfg, opts, out)
-    phase_kubeconfig(cfg, pki_, out)
-    phase_system_objects(cfg, out)
-    phase_dns(cfg, out)
-    nodes = phase_nodes(cfg, nodes, out)
-    phase_wait_nodes_ready(cfg, nodes, opts.wait_timeout, out)
+    was_running = supervisor.is_running(cfg.state_dir, CONTROLPLANE)
+    try:
+        phase_images(cfg, opts, out)
+        pki_ = phase_pki(cfg, out)
+        nodes = layout.load_nodes(cfg)
+        phase_host_network(cfg, nodes, opts, out)
+        phase_control_plane(cfg, opts, out)
+        phase_kubeconfig(cfg, pki_, out)
+        phase_system_objects(cfg, out)
+        phase_dns(cfg, out)
+        nodes = phase_nodes(cfg, nodes, out)
+        phase_wait_nodes_ready(cfg, nodes, opts.wait_timeout, out)
+    except (ClusterError, KeyboardInterrupt):
+        # kind's rule: a failed bring-up removes what it made unless asked to keep it. A profile that was
+        # running before this `start` is left alone (the failure may be one node; `status` tells).
+        if not opts.keep_on_failure and not was_running:
+            out.step("🧹", "Start failed: stopping what was started (keep it with --keep-on-failure)")
+            try:
+                stop(cfg.profile, Out())
+            except ClusterError as err:
+                out.detail(f"cleanup incomplete: {err}")
+        raise
     took = time.monotonic() - t0
     out.step("🏄", f'Done! kubectl is now configured to use "{cfg.profile}" cluster and "default" namespace '
                    f"by default (took {took:.1f}s)")
