@@ -1043,6 +1043,12 @@ def _validate_ingress(resource: Resource, obj: dict, old: dict | None) -> list[F
             elif p and not p.startswith("/"):
                 errs.append(_invalid(f"{pp}.path", p, "must be an absolute path"))
             errs += _validate_ingress_backend(hp.get("backend"), f"{pp}.backend")
+    if not errs:
+        # What reaches nginx.conf must also pass the ingress controller's allowlist (ingress-nginx does
+        # this in its admission webhook): refuse here, so nothing half-valid is ever stored.
+        from minikube_py.ingress.nginx_conf import validate_ingress
+
+        errs += [_invalid(c.field, c.value, c.detail) for c in validate_ingress(obj)]
     return errs
 
 

@@ -51,7 +51,12 @@ CERT_DIR = "/etc/nginx/ingress-certs"
 @dataclasses.dataclass(frozen=True)
 class Cause:
     field: str
-    message: str
+    value: str
+    detail: str
+
+    @property
+    def message(self) -> str:
+        return f'Invalid value: "{self.value}": {self.detail}'
 
 
 def _seconds(value: str) -> str:
@@ -72,30 +77,28 @@ def validate_ingress(ing: dict) -> list[Cause]:
             continue  # unknown nginx annotations are ignored (never rendered), like an unsupported feature
         pattern, _ = ANNOTATIONS[short]
         if not isinstance(value, str) or not pattern.match(value):
-            causes.append(Cause(field, f'Invalid value: "{value}": not a valid value for {short} '
-                                       f"(must match {pattern.pattern})"))
+            causes.append(Cause(field, str(value), f"not a valid value for {short} (must match {pattern.pattern})"))
     spec = ing.get("spec") or {}
     for i, rule in enumerate(spec.get("rules") or []):
         host = rule.get("host")
         if host is not None and not _HOST_RE.match(host):
-            causes.append(Cause(f"spec.rules[{i}].host", f'Invalid value: "{host}": not an allowed host name'))
+            causes.append(Cause(f"spec.rules[{i}].host", host, "not an allowed host name"))
         for j, p in enumerate(((rule.get("http") or {}).get("paths")) or []):
             path = p.get("path", "/")
             if not _PATH_RE.match(path):
-                causes.append(Cause(f"spec.rules[{i}].http.paths[{j}].path",
-                                    f'Invalid value: "{path}": path may only contain letters, digits and '
-                                    f"/._~!&'()*+,=:@%-"))
+                causes.append(Cause(f"spec.rules[{i}].http.paths[{j}].path", path,
+                                    "path may only contain letters, digits and /._~!&'()*+,=:@%-"))
             svc = ((p.get("backend") or {}).get("service") or {})
             if svc and not _NAME_RE.match(svc.get("name", "")):
                 causes.append(Cause(f"spec.rules[{i}].http.paths[{j}].backend.service.name",
-                                    f'Invalid value: "{svc.get("name")}": not a service name'))
+                                    str(svc.get("name")), "not a service name"))
     for i, tls in enumerate(spec.get("tls") or []):
         for j, host in enumerate(tls.get("hosts") or []):
             if not _HOST_RE.match(host):
-                causes.append(Cause(f"spec.tls[{i}].hosts[{j}]", f'Invalid value: "{host}": not an allowed host name'))
+                causes.append(Cause(f"spec.tls[{i}].hosts[{j}]", host, "not an allowed host name"))
         secret = tls.get("secretName")
         if secret is not None and not _NAME_RE.match(secret):
-            causes.append(Cause(f"spec.tls[{i}].secretName", f'Invalid value: "{secret}": not a secret name'))
+            causes.append(Cause(f"spec.tls[{i}].secretName", secret, "not a secret name"))
     return causes
 
 

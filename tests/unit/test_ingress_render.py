@@ -86,3 +86,15 @@ def test_bad_host_is_rejected():
     ing = guide_ingress("echo-v1.yml")
     ing["spec"]["rules"][0]["host"] = "a.b;c"
     assert [c.field for c in validate_ingress(ing)] == ["spec.rules[0].host"]
+
+
+def test_api_validation_refuses_what_the_nginx_allowlist_refuses():
+    from minikube_py.api.resources import RESOURCES
+    from minikube_py.api.validation import validate
+
+    ing = guide_ingress("echo-v1.yml")
+    ing["metadata"]["annotations"] = {"nginx.ingress.kubernetes.io/proxy-read-timeout": "1s; load_module /x"}
+    causes = validate(RESOURCES["ingresses"], ing)
+    assert [c["field"] for c in causes] == ["metadata.annotations[nginx.ingress.kubernetes.io/proxy-read-timeout]"]
+    assert causes[0]["message"].startswith('Invalid value: "1s; load_module /x"')
+    assert validate(RESOURCES["ingresses"], guide_ingress("echo-v1.yml")) == []
