@@ -64,7 +64,9 @@ def _profile_of_netns(name: str) -> str | None:
     return name[len("mkpy-"):].rsplit("-", 1)[0] if name.startswith("mkpy-") else None
 
 
-def _kill_netns_processes(ns: str, prefix: str) -> None:
+def kill_netns_processes(ns: str, prefix: str, exact: bool = False) -> None:
+    """SIGKILL processes inside namespace *ns* whose `--profile` argument starts with (or, with *exact*,
+    equals) *prefix* — our node processes and their children, never anything else in there."""
     proc = shell.run(["ip", "netns", "pids", ns], check=False)
     for pid_s in proc.stdout.split():
         pid = int(pid_s)
@@ -73,7 +75,7 @@ def _kill_netns_processes(ns: str, prefix: str) -> None:
         except OSError:
             continue
         args = [a.decode(errors="replace") for a in argv]
-        if any(a == "--profile" and i + 1 < len(args) and args[i + 1].startswith(prefix)
+        if any(a == "--profile" and i + 1 < len(args) and (args[i + 1] == prefix if exact else args[i + 1].startswith(prefix))
                for i, a in enumerate(args)):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -94,7 +96,7 @@ def clean_profile(profile: str) -> None:
             nodes = layout.load_nodes(cfg)
             for n in nodes:
                 if network.netns_exists(n.netns):
-                    _kill_netns_processes(n.netns, profile)
+                    kill_netns_processes(n.netns, profile, exact=True)
             network.tear_down(cfg, nodes)
         except (ValueError, OSError, KeyError):
             pass
@@ -145,7 +147,7 @@ def remove_leftovers(prefix: str = "mkt-", min_age: float = 600.0) -> list[str]:
             if time.time() - (network.NETNS_DIR / ns).stat().st_mtime < min_age:
                 netns_left.add(ns)
                 continue
-            _kill_netns_processes(ns, prefix)
+            kill_netns_processes(ns, prefix)
             shell.ip(["netns", "del", ns], check=False)
             removed.append(f"netns {ns}")
 

@@ -424,6 +424,12 @@ def stop(profile: str, out: Out | None = None) -> None:
         supervisor.stop(cfg.state_dir, name)
     for name in supervisor.names(cfg.state_dir):  # anything else we started (addons, old node names)
         supervisor.stop(cfg.state_dir, name)
+    # A node process killed hard may leave children in its namespace, which would keep the namespace (and
+    # its veth) alive after `ip netns del`: end those that carry this profile on their command line.
+    from minikube_py.cluster.leftovers import kill_netns_processes
+    for node in nodes:
+        if network.netns_exists(node.netns):
+            kill_netns_processes(node.netns, cfg.profile, exact=True)
     errors = network.tear_down(cfg, nodes, progress=out.detail)
     if errors:
         raise ClusterError("STOP", "some host network state could not be removed:\n  " + "\n  ".join(errors))
