@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dnslib import QTYPE, DNSRecord  # noqa: E402
+from dnslib import DNSRecord  # noqa: E402
 
 
 def run_upstream(port_queue: multiprocessing.Queue) -> None:

@@ -116,6 +116,8 @@ def answer(request: RecordRequest, view: ClusterView, qtype: int, *, qname: str,
     owner = _fqdn(qname)
     kind = request.kind
 
+    if kind is Kind.OUTSIDE:
+        return Answer(RCODE.REFUSED, authoritative=False)  # not our zone: the server forwards these
     if kind is Kind.INVALID:
         return _negative(RCODE.NXDOMAIN, request, view, settings)
     if kind is Kind.APEX:

@@ -191,6 +191,7 @@ SCENARIOS = [
     ("any_on_existing_name_rfc8482", "redis.default.svc.cluster.local.", "ANY",
      ["NOERROR aa", "AN redis.default.svc.cluster.local. 5 IN HINFO \\# 9 075246433834383200"]),
     ("any_on_unknown_name_nxdomain", "nope.default.svc.cluster.local.", "ANY", ["NXDOMAIN aa", f"NS {SOA}"]),
+    ("outside_name_is_not_answered_here", "example.com.", "A", ["REFUSED"]),
     ("axfr_refused", "cluster.local.", "AXFR", ["REFUSED"]),
     ("ixfr_refused", "cluster.local.", "IXFR", ["REFUSED"]),
 ]
