@@ -672,7 +672,14 @@ def make_app(store: Store, tokens: dict[str, str], config: ClusterConfig | None 
         await asyncio.gather(*state.tasks, return_exceptions=True)
         await state.http.close()
 
+    async def end_watches(app: web.Application) -> None:
+        # on_shutdown runs before aiohttp waits for open handlers: ending the watch streams here lets
+        # a SIGTERM'd control plane stop at once instead of after the shutdown timeout.
+        state.closing = True
+        state.hub.close_all()
+
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(end_watches)
     return app
 
 

@@ -463,3 +463,35 @@ async def test_field_selectors(client):
     assert e.value.status == 400
     await client.delete("pods", "fs-a", "default")
     await client.delete("pods", "fs-b", "default", grace_period_seconds=0)
+
+
+async def test_deletecollection_and_old_style_watch_path(client, cp):
+    for i in range(3):
+        await client.create("configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                           "metadata": {"name": f"dc-{i}", "labels": {"batch": "x" if i < 2 else "y"}}},
+                            "default")
+    listing = await client.list("configmaps", "default", label_selector="batch")
+    rv = listing["metadata"]["resourceVersion"]
+    gone = await client.request("DELETE", "/api/v1/namespaces/default/configmaps", params={"labelSelector": "batch=x"})
+    assert sorted(i["metadata"]["name"] for i in gone["items"]) == ["dc-0", "dc-1"]
+    left = await client.list("configmaps", "default", label_selector="batch")
+    assert [i["metadata"]["name"] for i in left["items"]] == ["dc-2"]
+    # /api/v1/watch/... (the pre-1.x path some clients still use) replays the two deletions.
+    async with client.session.get(f"{cp.url}/api/v1/watch/namespaces/default/configmaps",
+                                  params={"resourceVersion": rv, "labelSelector": "batch=x"}) as r:
+        lines = [json.loads(await r.content.readline()) for _ in range(2)]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in lines] == [("DELETED", "dc-0"), ("DELETED", "dc-1")]
+    await client.delete("configmaps", "dc-2", "default")
+
+
+async def test_method_not_allowed_and_unknown_paths(client):
+    with pytest.raises(ApiError) as e:
+        await client.request("PUT", "/api/v1/namespaces/default/pods")
+    assert e.value.status == 405
+    with pytest.raises(ApiError) as e:
+        await client.request("GET", "/api/v1/namespaces/default/widgets")
+    assert e.value.status == 404
+    with pytest.raises(ApiError) as e:
+        await client.request("PATCH", "/api/v1/namespaces/default/services/kubernetes", body="{}",
+                             content_type="text/plain")
+    assert e.value.status == 415
