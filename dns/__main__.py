@@ -40,7 +40,11 @@ async def run(args: argparse.Namespace) -> None:
     from minikube_py.config import ClusterConfig
 
     config = ClusterConfig.load(args.profile)                                        # 1
-    upstreams = [parse_upstream(u) for u in args.upstream] or upstreams_from_resolv_conf()  # 2
+    configured = args.upstream or config.dns_upstreams
+    if configured == ["none"]:
+        upstreams = []  # forwarding off: a test cluster must not send queries off the machine
+    else:
+        upstreams = [parse_upstream(u) for u in configured or []] or upstreams_from_resolv_conf()  # 2
     if not upstreams:
         log.warning("no upstream resolvers: names outside the cluster will get SERVFAIL")
     log.info("upstreams: %s", ", ".join(f"{ip}:{port}" for ip, port in upstreams) or "none")

@@ -52,7 +52,7 @@ class ServerOptions:
     """Everything the server needs to know about the cluster's layout (from `ClusterConfig`)."""
 
     settings: ZoneSettings
-    reverse_networks: list[IPNetwork]          # reverse zones we own (service and pod CIDRs)
+    reverse_networks: list[IPNetwork]          # reverse zones we own (service, pod CIDRs, node network)
     allowed_networks: list[IPNetwork]          # who may ask (cluster networks + loopback)
 
     @classmethod
@@ -61,7 +61,7 @@ class ServerOptions:
 
         return cls(
             settings=ZoneSettings(zone=CLUSTER_DOMAIN, dns_ip=config.dns_service_ip),
-            reverse_networks=_networks([config.service_cidr, config.pod_cidr]),
+            reverse_networks=_networks([config.service_cidr, config.pod_cidr, config.node_subnet]),
             allowed_networks=_networks([config.pod_cidr, config.node_subnet, config.service_cidr,
                                         *extra_allowed]))
 

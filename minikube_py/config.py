@@ -78,6 +78,10 @@ class ClusterConfig:
     nodes: int = 1
     metallb_pool: list[str] = dataclasses.field(default_factory=list)  # ["start-end"]
     addons: dict[str, bool] = dataclasses.field(default_factory=dict)
+    # Where the cluster DNS forwards names outside cluster.local: None = the host's resolv.conf;
+    # ["none"] = nowhere (test clusters: no query may leave the machine); else "IP[:PORT]"s.
+    dns_upstreams: list[str] | None = dataclasses.field(
+        default_factory=lambda: [u for u in os.environ.get("MINIKUBE_PY_DNS_UPSTREAMS", "").split(",") if u] or None)
 
     # --- derived addresses -------------------------------------------------------------------------
     @property
