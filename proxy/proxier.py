@@ -39,6 +39,7 @@ class Source(Protocol):
 
     def add_handlers(self, on_add=None, on_update=None, on_delete=None) -> None: ...
     async def start(self) -> None: ...
+    async def stop(self) -> None: ...
     def list(self, namespace: str | None = None) -> list[dict]: ...
 
 
@@ -285,6 +286,20 @@ def _has_host_port(pod: dict) -> bool:
                for p in c.get("ports") or [])
 
 
+def make_proxier(client: ApiClient, config: ClusterConfig, node_name: str, node_ip: str, *,
+                 mode: str | None = None, netns: str | None = None) -> Proxier:
+    """A `Proxier` fed by real informers: services and endpoints in every namespace, pods of this node.
+    *netns* (tests, tools) runs the iptables commands in a named namespace instead of the current one."""
+    mode = mode or config.proxy_mode
+    if mode == "ipvs":
+        require_ipvs()  # fail at once, with the fix in the message
+    elif mode != "iptables":
+        raise ValueError(f"unknown proxy mode {mode!r} (iptables | ipvs)")
+    return Proxier(services=Informer(client, "services"), endpoints=Informer(client, "endpoints"),
+                   pods=Informer(client, "pods", field_selector=f"spec.nodeName={node_name}"),
+                   cluster_cidr=config.pod_cidr, node_ip=node_ip, mode=mode, netns=netns)
+
+
 async def run_proxy(client: ApiClient, config: ClusterConfig, node_name: str, node_ip: str, *,
                     mode: str | None = None) -> None:
     """Run this node's proxy until cancelled, in the caller's network namespace (the node's).
@@ -292,18 +307,10 @@ async def run_proxy(client: ApiClient, config: ClusterConfig, node_name: str, no
     Rules are left in place when cancelled, as kube-proxy does: a restarting proxy must not interrupt
     service traffic; the node namespace's removal (`stop`) takes them away.
     """
-    mode = mode or config.proxy_mode
-    if mode == "ipvs":
-        require_ipvs()  # fail at once, with the fix in the message
-    elif mode != "iptables":
-        raise ValueError(f"unknown proxy mode {mode!r} (iptables | ipvs)")
-    sources = [Informer(client, "services"), Informer(client, "endpoints"),
-               Informer(client, "pods", field_selector=f"spec.nodeName={node_name}")]
-    proxier = Proxier(services=sources[0], endpoints=sources[1], pods=sources[2],
-                      cluster_cidr=config.pod_cidr, node_ip=node_ip, mode=mode)
-    log.info("proxy (%s mode) starting on node %s (%s)", mode, node_name, node_ip)
+    proxier = make_proxier(client, config, node_name, node_ip, mode=mode)
+    log.info("proxy (%s mode) starting on node %s (%s)", proxier.mode, node_name, node_ip)
     try:
         await proxier.run()
     finally:
-        for s in sources:
-            await s.stop()
+        for source in (proxier.services, proxier.endpoints, proxier.pods):
+            await source.stop()

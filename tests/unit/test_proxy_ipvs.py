@@ -82,3 +82,16 @@ def test_ipvs_support_rules_masquerade_but_do_not_dnat():
     # the NodePort jump stays the last rule of KUBE-SERVICES
     nat_services = [l for l in text.split("*nat")[1].splitlines() if l.startswith("-A KUBE-SERVICES")]
     assert "KUBE-NODEPORTS" in nat_services[-1]
+
+
+@pytest.mark.skipif(__import__("os").path.exists("/proc/net/ip_vs"), reason="this kernel has ip_vs")
+async def test_run_proxy_in_ipvs_mode_fails_at_once_without_ip_vs():
+    from minikube_py.config import ClusterConfig
+    from proxy.proxier import run_proxy
+
+    class NoApi:  # any use of the client would be a bug: the check comes first
+        def __getattr__(self, name):
+            raise AssertionError(f"client.{name} used before the ip_vs check")
+
+    with pytest.raises(IpvsUnavailable, match="use --proxy-mode iptables"):
+        await run_proxy(NoApi(), ClusterConfig(proxy_mode="ipvs"), "n", "192.168.49.2")
