@@ -22,6 +22,8 @@ TEST_HOME = Path(os.environ.get("MINIKUBE_PY_TEST_HOME", "/tmp/minikube-py-tests
 os.environ["MINIKUBE_PY_HOME"] = str(TEST_HOME)
 os.environ["KUBECONFIG"] = str(TEST_HOME / "kubeconfig")
 os.environ.pop("MINIKUBE_PY_PROFILE", None)
+# Test clusters' DNS forwards nothing: the host's resolver is not an address our tests may send to.
+os.environ["MINIKUBE_PY_DNS_UPSTREAMS"] = "none"
 TEST_HOME.mkdir(parents=True, exist_ok=True)
 
 TEST_PROFILE_PREFIX = "mkt-"
