@@ -53,12 +53,14 @@ class SharedInformerFactory:
 def build_controllers(client: ApiClient, config: ClusterConfig,
                       factory: SharedInformerFactory) -> list[Controller]:
     """Every controller of the control plane, wired to the shared informers (nothing started yet)."""
+    from minikube_py.controllers.deployment.sync import DeploymentController
     from minikube_py.controllers.replicaset import ReplicaSetController
     from minikube_py.controllers.scheduler import Scheduler
 
     return [
         Scheduler(client, factory),
         ReplicaSetController(client, factory),
+        DeploymentController(client, factory),
     ]
 
 

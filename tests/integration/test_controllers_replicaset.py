@@ -79,7 +79,7 @@ async def test_label_dance_release_and_adopt(cluster):
     first = (await cluster.pods(selector="app=echo"))[0]["metadata"]["name"]
 
     # kubectl label pod <first> app-   → released; a new pod appears.
-    await cluster.client.patch("pods", first, {"metadata": {"labels": {"app": None}}})
+    await cluster.patch("pods", first, {"metadata": {"labels": {"app": None}}})
 
     async def released():
         owned = await cluster.pods(selector="app=echo,tier=app")
@@ -89,7 +89,7 @@ async def test_label_dance_release_and_adopt(cluster):
     await cluster.wait(released)
 
     # kubectl label pod <first> app=echo   → adopted; one pod too many → one deleted.
-    await cluster.client.patch("pods", first, {"metadata": {"labels": {"app": "echo"}}})
+    await cluster.patch("pods", first, {"metadata": {"labels": {"app": "echo"}}})
 
     async def back_to_one():
         return await _n(cluster, 1)
@@ -132,7 +132,7 @@ async def test_unschedulable_pod_waits_then_lands_when_a_node_fits(cluster):
     assert evs[0]["message"] == "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
     assert evs[0]["type"] == "Warning"
 
-    await cluster.client.patch("nodes", "node-b", {"metadata": {"labels": {"disk": "ssd"}}})
+    await cluster.patch("nodes", "node-b", {"metadata": {"labels": {"disk": "ssd"}}})
 
     async def landed():
         p = await cluster.client.get("pods", "picky")
