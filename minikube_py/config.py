@@ -82,11 +82,16 @@ class ClusterConfig:
     # ["none"] = nowhere (test clusters: no query may leave the machine); else "IP[:PORT]"s.
     dns_upstreams: list[str] | None = dataclasses.field(
         default_factory=lambda: [u for u in os.environ.get("MINIKUBE_PY_DNS_UPSTREAMS", "").split(",") if u] or None)
+    # `minikube-py init` on a VM: the machine's own address is the gateway (API server, DNS), not the
+    # subnet's `.1` as on a laptop's bridge. Empty = the subnet's first host.
+    advertise_address: str = ""
 
     # --- derived addresses -------------------------------------------------------------------------
     @property
     def gateway_ip(self) -> str:
         """The host's address on the node network: API server, DNS server, control plane."""
+        if self.advertise_address:
+            return self.advertise_address
         return str(next(ipaddress.ip_network(self.node_subnet).hosts()))
 
     @property
