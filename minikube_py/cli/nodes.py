@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from minikube_py.cli.main import main, profile_option, resolve_profile
-from minikube_py.cli.output import console, out, reported
+from minikube_py.cli.output import out, reported
 from minikube_py.cluster import layout, lifecycle
 
 
@@ -62,4 +62,4 @@ def node_list_cmd(ctx: click.Context, profile: str | None) -> None:
     with reported():
         cfg = lifecycle.load_config(resolve_profile(ctx, profile))
     for node in layout.load_nodes(cfg):
-        console.print(f"{node.name}\t{node.ip}", markup=False)
+        click.echo(f"{node.name}\t{node.ip}")  # plain: scripts split on the tab

@@ -96,12 +96,13 @@ def _loopback_port_free(port: int) -> bool:
 
 
 def listen_addresses(cfg: ClusterConfig) -> list[str]:
-    """The gateway (the kubeconfig's server), plus loopback when 127.0.0.1:8443 is free.
+    """The gateway first (the kubeconfig's server, always this profile's own), plus loopback when
+    127.0.0.1:8443 is free.
 
-    The control plane's own controllers talk to it over loopback, but two running profiles cannot both
-    own 127.0.0.1:8443: the second one then listens on its gateway only (its in-process controllers need
-    the control plane to dial its first listen address — see the cluster report)."""
-    return (["127.0.0.1"] if _loopback_port_free(C.API_PORT) else []) + [cfg.gateway_ip]
+    Two running profiles cannot both own 127.0.0.1:8443, so the second one listens on its gateway only.
+    Components that dial the control plane should use the first listen address (or `cfg.api_url`), never
+    a hard-coded 127.0.0.1, or they reach another profile's API server."""
+    return [cfg.gateway_ip] + (["127.0.0.1"] if _loopback_port_free(C.API_PORT) else [])
 
 
 def _wait(what: str, check: Callable[[], bool], timeout: float, alive: Callable[[], bool] | None = None,

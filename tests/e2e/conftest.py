@@ -1,4 +1,4 @@
-"""Whole-cluster fixtures: `cluster` (1 node, profile `mkt-e2e`) and `cluster3` (3 nodes, `mkt-e2e3`).
+"""Whole-cluster fixtures: `cluster` (1 node, profile `mkt-eNNN`) and `cluster3` (3 nodes, `mkt-mNNN`).
 
 A cluster is started with the real CLI (`minikube-py start`, as a user would) after the images exist
 (`image bootstrap --alias-upstream`, idempotent, so the guide's YAML with upstream image names applies
@@ -26,8 +26,12 @@ import pytest
 from minikube_py.config import ClusterConfig
 from tests.conftest import run_cli
 
-E2E_PROFILE = "mkt-e2e"
-E2E3_PROFILE = "mkt-e2e3"
+# Unique per test session: several people (and CI) run the e2e suite on one machine at once, and a
+# session must never start, stop or delete another session's cluster. Exactly 8 characters, because node
+# namespace names are cut from the first 8 characters of the profile (`mkpy-<profile[:8]>-<i>`).
+_SESSION = f"{os.getpid() % 1000:03d}"
+E2E_PROFILE = f"mkt-e{_SESSION}"
+E2E3_PROFILE = f"mkt-m{_SESSION}"
 
 
 def _require_root_and_docker() -> None:

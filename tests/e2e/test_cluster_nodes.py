@@ -30,7 +30,7 @@ def _wait_ready(cluster, name: str, want: str, timeout: float) -> None:
 
 
 def test_three_ready_nodes_with_minikube_names(cluster3) -> None:
-    names = [f"{E2E3_PROFILE}", f"{E2E3_PROFILE}-m02", f"{E2E3_PROFILE}-m03"]
+    names = [E2E3_PROFILE, f"{E2E3_PROFILE}-m02", f"{E2E3_PROFILE}-m03"]
     assert _conditions(cluster3) == {n: "True" for n in names}
     listed = run_cli("node", "list", "-p", E2E3_PROFILE).stdout.splitlines()
     assert listed == [f"{n}\t{cluster3.node_ip(i)}" for i, n in enumerate(names)]

@@ -71,7 +71,7 @@ def test_kubectl_wrapper_uses_the_profile_context(cluster) -> None:
 
 
 def test_stop_then_start_keeps_objects(cluster, _clusters) -> None:
-    cluster.kubectl("create", "configmap", "mkt-keep", "--from-literal=a=1", check=True)
+    cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mkt-keep\ndata:\n  a: \"1\"\n")
     stop = run_cli("stop", "-p", E2E_PROFILE)
     assert stop.returncode == 0, stop.stdout + stop.stderr
     left = host_leftovers(E2E_PROFILE, cluster.config)
@@ -95,7 +95,7 @@ def test_delete_leaves_nothing_behind(cluster, _clusters) -> None:
     from minikube_py.config import IMAGES, LABEL_PROFILE
     client = docker.from_env()
     client.containers.run(IMAGES["pause"], detach=True, network_mode="none",
-                          labels={LABEL_PROFILE: E2E_PROFILE}, name="mkt-e2e-delete-probe")
+                          labels={LABEL_PROFILE: E2E_PROFILE}, name=f"{E2E_PROFILE}-delete-probe")
     _clusters.delete(E2E_PROFILE)
     left = host_leftovers(E2E_PROFILE, config)
     assert left == [], left
