@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=53)
     parser.add_argument("--upstream", action="append", default=[], metavar="IP[:PORT]",
                         help="upstream resolver (repeatable; default: non-loopback nameservers of resolv.conf)")
-    parser.add_argument("--api-server", help="API URL (default: https://127.0.0.1:8443)")
+    parser.add_argument("--api-server", help="API URL (default: the profile's gateway address, port 8443)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 

@@ -122,7 +122,8 @@ async def start_controllers(ctx: Context) -> None:
     from minikube_py.client import ApiClient
 
     assert ctx.pki is not None and ctx.config is not None
-    client = ApiClient(f"https://127.0.0.1:{ctx.port}", token=ctx.pki.admin_token, ca_file=ctx.pki.ca_cert,
+    # Our own first listen address: with several profiles, 127.0.0.1:8443 may belong to another cluster.
+    client = ApiClient(f"https://{ctx.opts.listen[0]}:{ctx.port}", token=ctx.pki.admin_token, ca_file=ctx.pki.ca_cert,
                        user_agent="minikube-py-controller-manager")
 
     async def run() -> None:

@@ -99,12 +99,16 @@ class ApiClient:
 
     @classmethod
     def for_profile(cls, profile: str, role: str = "admin", server: str | None = None) -> "ApiClient":
-        """Client for a profile's control plane from its state dir (`ca.crt`, `tokens.json`)."""
-        from minikube_py.config import API_PORT, ClusterConfig
+        """Client for a profile's control plane from its state dir (`ca.crt`, `tokens.json`).
+
+        The default server is the profile's own gateway address, never 127.0.0.1:8443, which may belong
+        to another profile's control plane when several run at once.
+        """
+        from minikube_py.config import ClusterConfig
 
         cfg = ClusterConfig.load(profile)
         tokens = json.loads((cfg.state_dir / "tokens.json").read_text())
-        return cls(server or f"https://127.0.0.1:{API_PORT}", token=tokens[role],
+        return cls(server or cfg.api_url, token=tokens[role],
                    ca_file=cfg.state_dir / "ca.crt")
 
     @property
