@@ -54,6 +54,9 @@ def build_controllers(client: ApiClient, config: ClusterConfig,
                       factory: SharedInformerFactory) -> list[Controller]:
     """Every controller of the control plane, wired to the shared informers (nothing started yet)."""
     from minikube_py.controllers.deployment.sync import DeploymentController
+    from minikube_py.controllers.endpoints import EndpointsController
+    from minikube_py.controllers.garbagecollector import GarbageCollector
+    from minikube_py.controllers.nodelifecycle import NodeLifecycleController
     from minikube_py.controllers.replicaset import ReplicaSetController
     from minikube_py.controllers.scheduler import Scheduler
 
@@ -61,6 +64,9 @@ def build_controllers(client: ApiClient, config: ClusterConfig,
         Scheduler(client, factory),
         ReplicaSetController(client, factory),
         DeploymentController(client, factory),
+        GarbageCollector(client, factory),
+        EndpointsController(client, factory),
+        NodeLifecycleController(client, factory, config),
     ]
 
 

@@ -353,8 +353,11 @@ class ReplicaSetController(Controller):
             return
         except Conflict:
             # Our cache is behind: write onto the current object (status is ours alone to compute).
-            current = await self.client.get("replicasets", rs["metadata"]["name"],
-                                            rs["metadata"].get("namespace") or "default")
+            try:
+                current = await self.client.get("replicasets", rs["metadata"]["name"],
+                                                rs["metadata"].get("namespace") or "default")
+            except NotFound:
+                return
             if current["metadata"]["uid"] != rs["metadata"]["uid"]:
                 return
             status = dict(status)

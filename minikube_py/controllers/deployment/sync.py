@@ -418,8 +418,11 @@ class DeploymentController(Controller):
         except NotFound:
             return
         except Conflict:
-            current = await self.client.get("deployments", d["metadata"]["name"],
-                                            d["metadata"].get("namespace") or "default")
+            try:
+                current = await self.client.get("deployments", d["metadata"]["name"],
+                                                d["metadata"].get("namespace") or "default")
+            except NotFound:
+                return
             if current["metadata"]["uid"] != d["metadata"]["uid"]:
                 return
             current["status"] = status
