@@ -197,6 +197,12 @@ class Agent:
             return
         await run_proxy(self.client, self.cfg, self.args.node_name, self.args.node_ip)
 
+    async def run_speaker(self) -> None:
+        """metallb-style L2 speaker: holds the LoadBalancer IPs this node wins on its node interface."""
+        from agent.speaker import run_speaker
+
+        await run_speaker(self.client, self.args.node_name, self.args.node_ip)
+
     async def run(self) -> None:
         self.connect()
         await self.node.register()
@@ -210,6 +216,7 @@ class Agent:
                       asyncio.create_task(self.run_server(), name="server")]
         if not self.args.no_proxy:
             self.tasks.append(asyncio.create_task(self.run_proxy(), name="proxy"))
+            self.tasks.append(asyncio.create_task(self.run_speaker(), name="speaker"))
         log.info("node agent %s ready (%s, pods %s)", self.args.node_name, self.args.node_ip, self.args.pod_cidr)
         await asyncio.gather(*self.tasks)
 

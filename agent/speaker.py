@@ -58,11 +58,23 @@ def desired_ips(services: list[dict], nodes: list[dict], node_name: str) -> set[
     return out
 
 
+def interface_of(ip: str) -> str | None:
+    """The link that carries `ip` (eth0 in a local node namespace, the private-network NIC on a VM)."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        for addr in ipr.get_addr(family=socket.AF_INET):
+            if addr.get_attr("IFA_ADDRESS") == ip:
+                links = ipr.get_links(addr["index"])
+                return links[0].get_attr("IFLA_IFNAME") if links else None
+    return None
+
+
 class Speaker:
-    def __init__(self, client: ApiClient, node_name: str, node_ip: str, interface: str = "eth0") -> None:
+    def __init__(self, client: ApiClient, node_name: str, node_ip: str, interface: str | None = None) -> None:
         self.node_name = node_name
         self.node_ip = node_ip
-        self.interface = interface
+        self.interface = interface or interface_of(node_ip) or "eth0"
         self.services = Informer(client, "services")
         self.nodes = Informer(client, "nodes")
         self._dirty = asyncio.Event()
@@ -117,5 +129,5 @@ class Speaker:
             await asyncio.gather(self.services.stop(), self.nodes.stop(), return_exceptions=True)
 
 
-async def run_speaker(client: ApiClient, node_name: str, node_ip: str, interface: str = "eth0") -> None:
+async def run_speaker(client: ApiClient, node_name: str, node_ip: str, interface: str | None = None) -> None:
     await Speaker(client, node_name, node_ip, interface).run()

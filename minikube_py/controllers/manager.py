@@ -56,6 +56,8 @@ def build_controllers(client: ApiClient, config: ClusterConfig,
     from minikube_py.controllers.deployment.sync import DeploymentController
     from minikube_py.controllers.endpoints import EndpointsController
     from minikube_py.controllers.garbagecollector import GarbageCollector
+    from minikube_py.controllers.ingress import IngressController
+    from minikube_py.controllers.loadbalancer import LoadBalancerController
     from minikube_py.controllers.nodelifecycle import NodeLifecycleController
     from minikube_py.controllers.replicaset import ReplicaSetController
     from minikube_py.controllers.scheduler import Scheduler
@@ -67,6 +69,11 @@ def build_controllers(client: ApiClient, config: ClusterConfig,
         GarbageCollector(client, factory),
         EndpointsController(client, factory),
         NodeLifecycleController(client, factory, config),
+        LoadBalancerController(client, factory.informer("services"), factory.informer("configmaps")),
+        IngressController(client, ingresses=factory.informer("ingresses"), services=factory.informer("services"),
+                          endpoints=factory.informer("endpoints"), secrets=factory.informer("secrets"),
+                          ingressclasses=factory.informer("ingressclasses"),
+                          configmaps=factory.informer("configmaps"), pods=factory.informer("pods")),
     ]
 
 
