@@ -24,6 +24,8 @@ from minikube_py.config import DEFAULT_PROFILE
 LAZY_COMMANDS: dict[str, str] = {
     "image": "minikube_py.images.cli:image",
     "addons": "minikube_py.addons.cli:addons",
+    "init": "minikube_py.cli.join:init_cmd", "join": "minikube_py.cli.join:join_cmd",
+    "reset": "minikube_py.cli.join:reset_cmd", "token": "minikube_py.cli.join:token_group",
 }
 
 
