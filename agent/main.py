@@ -213,10 +213,10 @@ class Agent:
         self.watch_docker_events()
         self.tasks = [asyncio.create_task(self.node.run_heartbeat(), name="heartbeat"),
                       asyncio.create_task(self.resync_loop(), name="resync"),
-                      asyncio.create_task(self.run_server(), name="server")]
+                      asyncio.create_task(_guarded("logs/exec server", self.run_server()), name="server")]
         if not self.args.no_proxy:
-            self.tasks.append(asyncio.create_task(self.run_proxy(), name="proxy"))
-            self.tasks.append(asyncio.create_task(self.run_speaker(), name="speaker"))
+            self.tasks.append(asyncio.create_task(_guarded("proxy", self.run_proxy()), name="proxy"))
+            self.tasks.append(asyncio.create_task(_guarded("L2 speaker", self.run_speaker()), name="speaker"))
         log.info("node agent %s ready (%s, pods %s)", self.args.node_name, self.args.node_ip, self.args.pod_cidr)
         await asyncio.gather(*self.tasks)
 
@@ -233,6 +233,17 @@ class Agent:
             await inf.stop()
         await self.network.close()
         await self.client.close()
+
+
+async def _guarded(what: str, coro) -> None:
+    """Run an add-on part of the node process (server, proxy, speaker) so that its failure is logged
+    loudly but never takes the pods' lifecycle (sync, heartbeat) down with it."""
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("%s failed; the node agent keeps running without it", what)
 
 
 async def amain(args: argparse.Namespace) -> None:
