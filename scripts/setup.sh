@@ -14,8 +14,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 # debootstrap: `minikube-py image bootstrap` builds the base image from the Debian mirror (no registry).
 # iproute2/iptables/nftables/conntrack: node namespaces, bridges and Service rules.
-# curl/dnsutils: what users (and e2e tests) poke the cluster with. ruby: Vagrantfile syntax checks.
-packages=(debootstrap iproute2 iptables nftables curl dnsutils conntrack ruby)
+# curl/dnsutils: what users (and e2e tests) poke the cluster with. ruby/shellcheck: Vagrantfile and
+# provisioning script checks (tests/unit/test_vagrant.py).
+packages=(debootstrap iproute2 iptables nftables curl dnsutils conntrack ruby shellcheck)
 
 missing=()
 for p in "${packages[@]}"; do
