@@ -523,7 +523,15 @@ class PodSyncer:
         uid = pod["metadata"]["uid"]
         spec = pod.get("spec") or {}
         by_name = self._by_name(infos)
-        probe_view: dict[str, tuple[str | None, bool, str]] = {}
+        phase = (pod.get("status") or {}).get("phase")
+        if pod_ip is not None and phase not in ("Succeeded", "Failed"):
+            # Workers first: a container with a readiness probe must read as not ready from the start.
+            current = {}
+            for c in spec.get("containers") or []:
+                insts = by_name.get(c["name"], [])
+                if insts:
+                    current[c["name"]] = (insts[0].id, insts[0].running, insts[0].started_at)
+            self.prober.update_pod(pod, current, pod_ip, adopted=uid in self.adopted)
 
         def view(c: dict) -> ContainerView:
             insts = by_name.get(c["name"], [])
@@ -533,18 +541,12 @@ class PodSyncer:
             if c["name"] in waiting:
                 v.waiting_reason, v.waiting_message = waiting[c["name"]]
             if cur is not None:
-                probe_view[c["name"]] = (cur.id, cur.running, cur.started_at)
                 v.started = self.prober.started(uid, c["name"], cur.id)
                 v.ready = self.prober.ready(uid, c["name"], cur.id)
             return v
 
         inits = [view(c) for c in spec.get("initContainers") or []]
         apps = [view(c) for c in spec.get("containers") or []]
-        phase = (pod.get("status") or {}).get("phase")
-        if pod_ip is not None and phase not in ("Succeeded", "Failed"):
-            self.prober.update_pod(pod, {k: v for k, v in probe_view.items()
-                                         if k in {c["name"] for c in spec.get("containers") or []}},
-                                   pod_ip, adopted=uid in self.adopted)
         status = compute_pod_status(pod, inits, apps, pod_ip=pod_ip, host_ip=self.node_ip, now=now_rfc3339())
         baseline = self.last_status.get(uid, pod.get("status") or {})
         if not status_changed(baseline, status):
