@@ -74,7 +74,7 @@ class Speaker:
     def __init__(self, client: ApiClient, node_name: str, node_ip: str, interface: str | None = None) -> None:
         self.node_name = node_name
         self.node_ip = node_ip
-        self.interface = interface or interface_of(node_ip) or "eth0"
+        self.interface = interface  # found from the node IP in run(): pyroute2's sync API needs a thread
         self.services = Informer(client, "services")
         self.nodes = Informer(client, "nodes")
         self._dirty = asyncio.Event()
@@ -112,6 +112,8 @@ class Speaker:
                 log.info("speaker: released %s", ip)
 
     async def run(self) -> None:
+        if self.interface is None:
+            self.interface = await asyncio.to_thread(interface_of, self.node_ip) or "eth0"
         await asyncio.gather(self.services.start(), self.nodes.start())
         self._dirty.set()
         try:
