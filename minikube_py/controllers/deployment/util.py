@@ -59,8 +59,19 @@ def safe_encode(s: str) -> str:
     return "".join(SAFE_ALPHABET[ord(c) % len(SAFE_ALPHABET)] for c in s)
 
 
+def _drop_nulls(value: Any) -> Any:
+    """What a round trip through Kubernetes' Go types does to explicit nulls: they vanish. kubectl sends
+    `metadata.creationTimestamp: null` inside templates (rollout undo, apply), which must not make a
+    template differ from the same template without it."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
 def template_without_hash(template: dict) -> dict:
-    t = copy.deepcopy(template or {})
+    t = _drop_nulls(copy.deepcopy(template or {}))
     labels = (t.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
         labels.pop(POD_TEMPLATE_HASH, None)
