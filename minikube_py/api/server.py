@@ -271,6 +271,19 @@ class ApiServer:
         except AllocationError as e:
             raise errors.invalid(res, _meta(obj).get("name", ""), [e.cause()])
 
+    async def _default_ingress_class(self, obj: dict) -> None:
+        """The DefaultIngressClass admission plugin: an Ingress created without a class gets the one
+        IngressClass annotated `ingressclass.kubernetes.io/is-default-class: "true"` (none or several: none).
+        """
+        spec = obj.setdefault("spec", {})
+        if spec.get("ingressClassName") or (_meta(obj).get("annotations") or {}).get("kubernetes.io/ingress.class"):
+            return
+        classes, _ = await self.store.list("ingressclasses")
+        defaults = [c for c in classes if (_meta(c).get("annotations") or {})
+                    .get("ingressclass.kubernetes.io/is-default-class") == "true"]
+        if len(defaults) == 1:
+            spec["ingressClassName"] = _meta(defaults[0])["name"]
+
     # --- create ------------------------------------------------------------------------------------
     async def create_object(self, res: Resource, ns: str, obj: dict, *, dry_run: bool = False,
                             strict: bool = False) -> dict:
@@ -301,6 +314,8 @@ class ApiServer:
         if res.plural == "namespaces":
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         _defaults.apply_defaults(res, obj)
+        if res.plural == "ingresses":
+            await self._default_ingress_class(obj)
         self._validate(res, obj)
         obj = self._allocate(res, obj, None)
         if dry_run:
