@@ -157,3 +157,34 @@ async def test_join_from_a_namespace_registers_a_ready_node(join_lab):
     assert not network.link_exists("cni0", lab["netns"])
     assert not network.Route(lab["cfg"].service_cidr, dev="cni0", netns=lab["netns"]).present()
     assert not (node_state / "join.token").exists()
+
+
+async def test_join_foreground_execs_the_node_process(join_lab):
+    """What the Vagrant systemd unit runs: `join --foreground` becomes the agent (same pid) and stays up."""
+    import asyncio
+    import signal
+    lab = join_lab
+    env = {**os.environ, "MINIKUBE_PY_HOME": str(lab["node_home"])}
+    argv = ["ip", "netns", "exec", lab["netns"], sys.executable, "-m", "minikube_py.cli", "join", *lab["join_args"],
+            "--node-name", NODE, "--node-ip", lab["node_ip"], "--pod-cidr", lab["pod_cidr"], "--foreground"]
+    log = lab["node_home"].parent / "foreground.log"
+    lab["node_home"].mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    try:
+        node = None
+        for _ in range(300):
+            node = await _node(lab["cfg"], lab["state"], NODE)
+            if _ready(node) or proc.poll() is not None:
+                break
+            await asyncio.sleep(0.3)
+        assert _ready(node), log.read_text()
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"agent" in cmdline and b"--api-url" in cmdline, cmdline  # exec'd: the join pid is the agent
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
