@@ -1,0 +1,74 @@
+"""The logs/exec server against real containers: the channel protocol kubectl and the API relay speak.
+
+Served on loopback with the real aiohttp app (`agent.server.make_app`), a pod started by the real sync
+in a test node namespace (no API server).
+"""
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from agent.server import make_app
+from minikube_py.client.client import wait_for
+from tests.integration.test_agent_pods import bb, make_pod, running
+from tests.integration.test_probes_real import agent  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.integration
+TOKEN = "node-token-for-tests"
+
+
+async def _exec(base: str, query: list[tuple[str, str]], stdin: bytes | None = None,
+                proto: str = "v5.channel.k8s.io") -> tuple[dict[int, bytes], dict]:
+    out: dict[int, bytes] = {}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as s:
+        async with s.ws_connect(f"{base}/exec/default/talk/app", params=query, protocols=(proto,)) as ws:
+            assert ws.protocol == proto
+            if stdin is not None:
+                await ws.send_bytes(b"\x00" + stdin)
+                await ws.send_bytes(b"\xff\x00")  # v5: stdin closed
+            async for msg in ws:
+                assert msg.type == aiohttp.WSMsgType.BINARY
+                out[msg.data[0]] = out.get(msg.data[0], b"") + msg.data[1:]
+    return out, json.loads(out.get(3, b"{}"))
+
+
+async def test_exec_and_logs(agent):  # noqa: F811
+    syncer, api, node = agent
+    syncer.on_pod_add(make_pod("talk", [bb("app", "echo started-up; exec sleep 3600")]))
+    await wait_for(lambda: running(api, "talk"), 30)
+    server = TestServer(make_app(syncer, TOKEN), host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    try:
+        out, status = await _exec(base, [("command", "sh"), ("command", "-c"), ("command", "echo out; echo err >&2"),
+                                         ("stdout", "1"), ("stderr", "1")])
+        assert out[1] == b"out\n" and out[2] == b"err\n"
+        assert status == {"metadata": {}, "status": "Success"}
+        out, status = await _exec(base, [("command", "sh"), ("command", "-c"), ("command", "exit 3"),
+                                         ("stdout", "1"), ("stderr", "1")], proto="v4.channel.k8s.io")
+        assert status["status"] == "Failure" and status["reason"] == "NonZeroExitCode"
+        assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+        assert status["message"] == ("command terminated with non-zero exit code: error executing command "
+                                     "[sh -c exit 3], exit code 3")
+        out, status = await _exec(base, [("command", "cat"), ("stdin", "1"), ("stdout", "1")], stdin=b"piped\n")
+        assert out[1] == b"piped\n" and status["status"] == "Success"
+        out, status = await _exec(base, [("command", "tty"), ("stdout", "1"), ("tty", "1")])
+        assert out[1].startswith(b"/dev/pts/")
+
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{base}/containerLogs/default/talk/app") as r:
+                assert r.status == 401
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with s.get(f"{base}/containerLogs/default/talk/app", headers=headers) as r:
+                assert r.status == 200 and (await r.text()) == "started-up\n"
+            async with s.get(f"{base}/containerLogs/default/talk/app?timestamps=true&tailLines=1",
+                             headers=headers) as r:
+                line = await r.text()
+                assert line.endswith(" started-up\n") and line[:4].isdigit()
+            async with s.get(f"{base}/containerLogs/default/talk/app?previous=true", headers=headers) as r:
+                assert r.status == 400 and "previous terminated container" in await r.text()
+    finally:
+        await server.close()

@@ -1,0 +1,258 @@
+"""The pod sync's decisions with a fake runtime at the `Runtime` boundary (no Docker, no network).
+
+Scenarios: first start, CrashLoopBackOff timing and message, restart policies and phases, init
+containers, missing images, deletion, orphans, pruning of old instances.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from pathlib import Path
+
+import pytest
+
+from agent.pods import PodSyncer
+from agent.runtime import ContainerInfo, ContainerSpec, ImageNotFound
+from agent.testing import FakeApi
+from minikube_py.client import EventRecorder
+
+_counter = itertools.count()
+
+
+def _now(offset: float = 0) -> str:
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeRuntime:
+    allow_pull = False
+
+    def __init__(self, images: set[str]) -> None:
+        self.images = set(images)
+        self.containers: dict[str, ContainerInfo] = {}
+        self.specs: dict[str, ContainerSpec] = {}
+
+    def version(self) -> str:
+        return "fake"
+
+    def list_containers(self, labels: dict[str, str]) -> list[ContainerInfo]:
+        return [c for c in self.containers.values() if all(c.labels.get(k) == v for k, v in labels.items())]
+
+    def inspect(self, cid: str) -> ContainerInfo | None:
+        return self.containers.get(cid)
+
+    def image_id(self, image: str) -> str | None:
+        return f"sha256:{abs(hash(image)):x}" if image in self.images else None
+
+    def pull(self, image: str) -> str:
+        raise ImageNotFound("pull access denied, repository does not exist")
+
+    def create(self, spec: ContainerSpec) -> str:
+        cid = uuid.uuid4().hex
+        self.containers[cid] = ContainerInfo(id=cid, name=spec.name, image=spec.image, image_id="sha256:x",
+                                             labels=dict(spec.labels), state="created",
+                                             created_at=f"{next(_counter):08d}")
+        self.specs[cid] = spec
+        return cid
+
+    def start(self, cid: str) -> None:
+        c = self.containers[cid]
+        c.state, c.started_at, c.pid = "running", _now(), 4242
+
+    def stop(self, cid: str, timeout: int) -> None:
+        c = self.containers.get(cid)
+        if c is not None and c.state == "running":
+            c.state, c.exit_code, c.finished_at = "exited", 143, _now()
+
+    def remove(self, cid: str) -> None:
+        self.containers.pop(cid, None)
+
+    def exec(self, cid: str, argv: list[str], timeout: float) -> tuple[int, bytes]:
+        return 0, b""
+
+    # test helpers
+    def app(self, name: str) -> list[ContainerInfo]:
+        return sorted((c for c in self.containers.values() if c.labels.get("io.minikube-py.container") == name),
+                      key=lambda c: c.restart_count, reverse=True)
+
+    def die(self, cid: str, code: int, ago: float = 0) -> None:
+        c = self.containers[cid]
+        c.state, c.exit_code, c.finished_at = "exited", code, _now(-ago)
+
+
+class FakeNetwork:
+    def __init__(self) -> None:
+        self.plumbed: dict[str, str] = {}
+
+    async def plumb_pod_network(self, uid: str, pid: int) -> str:
+        self.plumbed[uid] = f"10.244.0.{len(self.plumbed) + 2}"
+        return self.plumbed[uid]
+
+    async def unplumb_pod_network(self, uid: str) -> None:
+        self.plumbed.pop(uid, None)
+
+    async def sandbox_ip(self, pid: int) -> str | None:
+        return None
+
+    async def adopt(self, uid: str, ip: str) -> None: ...
+    async def reconcile(self, uids: set[str]) -> None: ...
+
+
+IMAGES = {"minikube-py/pause:3.9", "app:1", "init:1"}
+
+
+@pytest.fixture
+async def env(tmp_path: Path):
+    api, rt, net = FakeApi(), FakeRuntime(IMAGES), FakeNetwork()
+    syncer = PodSyncer(client=api, runtime=rt, network=net, recorder=EventRecorder(api, "kubelet", "n1"),  # type: ignore[arg-type]
+                       profile="mkt-unit", node_name="n1", node_ip="192.168.49.2", state_dir=tmp_path,
+                       dns_service_ip="10.96.0.10")
+    yield syncer, api, rt
+    await syncer.stop()
+
+
+def pod(restart: str = "Always", image: str = "app:1", init: bool = False) -> dict:
+    spec: dict = {"restartPolicy": restart, "nodeName": "n1", "terminationGracePeriodSeconds": 1,
+                  "containers": [{"name": "app", "image": image, "imagePullPolicy": "IfNotPresent"}]}
+    if init:
+        spec["initContainers"] = [{"name": "setup", "image": "init:1", "imagePullPolicy": "IfNotPresent"}]
+    return {"apiVersion": "v1", "kind": "Pod", "spec": spec, "status": {"phase": "Pending"},
+            "metadata": {"name": "x", "namespace": "default", "uid": str(uuid.uuid4())}}
+
+
+async def sync(syncer: PodSyncer, api: FakeApi, p: dict) -> dict:
+    """One sync, as the worker would run it, with the API's view updated from what we wrote."""
+    syncer.pods[p["metadata"]["uid"]] = p
+    await syncer.sync_pod(p["metadata"]["uid"])
+    p["status"] = api.status_of("x") or p["status"]
+    return p["status"]
+
+
+def app_status(st: dict, init: bool = False) -> dict:
+    return st["initContainerStatuses" if init else "containerStatuses"][0]
+
+
+async def test_first_sync_starts_sandbox_and_app_and_reports_running(env):
+    syncer, api, rt = env
+    p = pod()
+    st = await sync(syncer, api, p)
+    assert st["phase"] == "Running" and st["podIP"] == "10.244.0.2" and st["hostIP"] == "192.168.49.2"
+    cs = app_status(st)
+    assert cs["ready"] and cs["started"] and cs["restartCount"] == 0 and "running" in cs["state"]
+    sandbox = next(c for c in rt.containers.values() if c.labels.get("io.minikube-py.sandbox") == "true")
+    app = rt.app("app")[0]
+    assert rt.specs[app.id].network_mode == f"container:{sandbox.id}"
+    assert rt.specs[sandbox.id].dns == ["10.96.0.10"] and rt.specs[sandbox.id].dns_opt == ["ndots:5"]
+    assert api.reasons("x") == ["Pulled", "Created", "Started"]
+    assert 'Container image "app:1" already present on machine' in api.messages("x")
+    writes = api.status_writes
+    await sync(syncer, api, p)  # nothing changed: no second write
+    assert api.status_writes == writes
+
+
+async def test_crash_loop_backoff_message_and_timing(env):
+    syncer, api, rt = env
+    p = pod()
+    await sync(syncer, api, p)
+    rt.die(rt.app("app")[0].id, 1)
+    st = await sync(syncer, api, p)  # the first restart is immediate
+    assert app_status(st)["restartCount"] == 1 and "running" in app_status(st)["state"]
+    assert app_status(st)["lastState"]["terminated"]["reason"] == "Error"
+    rt.die(rt.app("app")[0].id, 1)
+    st = await sync(syncer, api, p)  # then 10 s of back-off
+    cs = app_status(st)
+    uid = p["metadata"]["uid"]
+    assert cs["state"]["waiting"] == {
+        "reason": "CrashLoopBackOff",
+        "message": f"back-off 10s restarting failed container=app pod=x_default({uid})"}
+    assert cs["restartCount"] == 1 and cs["lastState"]["terminated"]["exitCode"] == 1
+    assert st["phase"] == "Running" and not cs["ready"]
+    assert f"Back-off restarting failed container app in pod x_default({uid})" in api.messages("x")
+    rt.die(rt.app("app")[0].id, 1, ago=11)  # the back-off has passed
+    st = await sync(syncer, api, p)
+    assert app_status(st)["restartCount"] == 2 and "running" in app_status(st)["state"]
+    rt.die(rt.app("app")[0].id, 1, ago=11)  # 11 s < the next back-off of 20 s
+    st = await sync(syncer, api, p)
+    assert "back-off 20s" in app_status(st)["state"]["waiting"]["message"]
+    assert len(rt.app("app")) == 2  # only the current and the previous instance are kept
+
+
+@pytest.mark.parametrize("policy,code,phase,restarted", [
+    ("Never", 0, "Succeeded", False),
+    ("Never", 1, "Failed", False),
+    ("OnFailure", 0, "Succeeded", False),
+    ("OnFailure", 1, "Running", True),
+    ("Always", 0, "Running", True),
+], ids=["never-ok", "never-fail", "onfailure-ok", "onfailure-fail", "always-ok"])
+async def test_restart_policies(env, policy, code, phase, restarted):
+    syncer, api, rt = env
+    p = pod(restart=policy)
+    await sync(syncer, api, p)
+    rt.die(rt.app("app")[0].id, code)
+    st = await sync(syncer, api, p)
+    assert st["phase"] == phase
+    assert (app_status(st)["restartCount"] == 1) == restarted
+    if not restarted:
+        term = app_status(st)["state"]["terminated"]
+        assert term["exitCode"] == code and term["reason"] == ("Completed" if code == 0 else "Error")
+
+
+async def test_init_containers_run_first(env):
+    syncer, api, rt = env
+    p = pod(init=True)
+    st = await sync(syncer, api, p)
+    assert st["phase"] == "Pending" and rt.app("app") == []
+    assert app_status(st)["state"]["waiting"]["reason"] == "PodInitializing"
+    assert {c["type"]: c["status"] for c in st["conditions"]}["Initialized"] == "False"
+    rt.die(rt.app("setup")[0].id, 0)
+    st = await sync(syncer, api, p)
+    assert st["phase"] == "Running" and "running" in app_status(st)["state"]
+    assert app_status(st, init=True)["state"]["terminated"]["reason"] == "Completed"
+    assert {c["type"]: c["status"] for c in st["conditions"]}["Initialized"] == "True"
+
+
+async def test_missing_image_err_image_pull_then_backoff(env):
+    syncer, api, rt = env
+    p = pod(image="does-not-exist:1")
+    st = await sync(syncer, api, p)
+    w = app_status(st)["state"]["waiting"]
+    assert w["reason"] == "ErrImagePull" and st["phase"] == "Pending"
+    assert ('Failed to pull image "does-not-exist:1": pull access denied, repository does not exist'
+            in api.messages("x"))
+    st = await sync(syncer, api, p)
+    assert app_status(st)["state"]["waiting"] == {"reason": "ImagePullBackOff",
+                                                  "message": 'Back-off pulling image "does-not-exist:1"'}
+
+
+async def test_deletion_stops_everything_and_finishes_the_delete(env):
+    syncer, api, rt = env
+    p = pod()
+    await sync(syncer, api, p)
+    p["metadata"]["deletionTimestamp"] = _now()
+    p["metadata"]["deletionGracePeriodSeconds"] = 1
+    syncer.pods[p["metadata"]["uid"]] = p
+    assert await syncer.sync_pod(p["metadata"]["uid"]) is True
+    assert rt.containers == {}
+    assert ("pods", "default", "x") in api.deleted
+    assert "Stopping container app" in api.messages("x")
+
+
+async def test_orphans_are_removed(env):
+    syncer, api, rt = env
+    p = pod()
+    await sync(syncer, api, p)
+    uid = p["metadata"]["uid"]
+    del syncer.pods[uid]
+    assert await syncer.sync_pod(uid) is True
+    assert rt.containers == {} and api.deleted == []
+
+
+async def test_sandbox_death_recreates_the_pod(env):
+    syncer, api, rt = env
+    p = pod()
+    await sync(syncer, api, p)
+    sandbox = next(c for c in rt.containers.values() if c.labels.get("io.minikube-py.sandbox") == "true")
+    rt.die(sandbox.id, 137)
+    st = await sync(syncer, api, p)
+    assert "SandboxChanged" in api.reasons("x")
+    assert app_status(st)["restartCount"] == 1 and "running" in app_status(st)["state"]
