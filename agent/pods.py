@@ -572,6 +572,12 @@ class PodSyncer:
                     self.pod_ips[uid] = ip
                     await self.network.adopt(uid, ip)
         await self.network.reconcile(set(self.pod_ips))
+        # A crash-looping container keeps its back-off across our restart (the kubelet would forget it
+        # and restart it at once): seed it from the restart count, 10 s doubling, as it would have grown.
+        for c in infos:
+            if c.labels.get(LABEL_SANDBOX) != "true" and not c.running and c.restart_count > 0:
+                key = (c.labels.get(LABEL_POD_UID, ""), c.labels.get(LABEL_CONTAINER, ""))
+                self.crash_backoff.entries[key] = min(BACKOFF_INITIAL * 2 ** (c.restart_count - 1), BACKOFF_MAX)
         self.adopted |= uids
         log.info("adopted %d container(s) of %d pod(s)", len(infos), len(uids))
         return uids
