@@ -172,8 +172,8 @@ def test_reload_under_load_drops_no_request(ingress):
     def load() -> None:
         # keep-alive connections: curl reuses one connection for all URLs of one invocation
         while not done.is_set():
-            urls = [f"http://{node_ip}/?n={i}" for i in range(20)]
-            proc = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\n", "-m", "5",
+            urls = [a for i in range(20) for a in ("-o", "/dev/null", f"http://{node_ip}/?n={i}")]
+            proc = subprocess.run(["curl", "-s", "-w", "%{http_code}\n", "-m", "5",
                                    "-H", f"Host: {host}", *urls], capture_output=True, text=True, timeout=30)
             codes = proc.stdout.split()
             count[0] += len(codes)
