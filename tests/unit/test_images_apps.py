@@ -227,3 +227,10 @@ def test_servers_never_resolve_names_at_bind(monkeypatch: pytest.MonkeyPatch) ->
     for module in (counter, echo):
         server = module.Server4(("127.0.0.1", 0), module.Handler)
         server.server_close()
+
+
+@pytest.mark.parametrize("value,port", [("6380", 6380), ("tcp://10.96.4.2:6379", 6379), (None, 6379),
+                                        ("", 6379), ("nonsense", 6379)])
+def test_counter_reads_redis_port_also_in_service_link_form(value, port) -> None:
+    # A Service named `redis` makes Kubernetes inject REDIS_PORT=tcp://<ip>:<port> into every pod.
+    assert counter.redis_port(value) == port

@@ -23,7 +23,17 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 REDIS_HOST = os.environ.get("REDIS_HOST") or "localhost"
-REDIS_PORT = int(os.environ.get("REDIS_PORT") or 6379)
+def redis_port(value: str | None) -> int:
+    """REDIS_PORT as a number. A Service named `redis` in the namespace makes Kubernetes inject
+    `REDIS_PORT=tcp://10.96.x.y:6379` (service links) into every pod: take the port from that form too."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return int(value)
+    tail = value.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 6379
+
+
+REDIS_PORT = redis_port(os.environ.get("REDIS_PORT"))
 PORT = int(os.environ.get("PORT") or 3000)
 KEY = "count"
 
