@@ -85,7 +85,7 @@ class Proxier:
     """Keeps one node's service rules equal to the cluster's Services and Endpoints (see module doc)."""
 
     def __init__(self, *, services: Source, endpoints: Source, pods: Source, cluster_cidr: str,
-                 node_ip: str, mode: str = "iptables", netns: str | None = None,
+                 node_ip: str, node_name: str = "", mode: str = "iptables", netns: str | None = None,
                  min_sync_interval: float = 0.2, full_resync_interval: float = 5.0,
                  retry_backoff: tuple[float, float] = (0.5, 30.0)) -> None:
         if mode not in ("iptables", "ipvs"):
@@ -93,6 +93,7 @@ class Proxier:
         self.services, self.endpoints, self.pods = services, endpoints, pods
         self.cluster_cidr = cluster_cidr
         self.node_ip = node_ip
+        self.node_name = node_name
         self.mode = mode
         self.netns = netns
         self.min_sync_interval = min_sync_interval
@@ -182,7 +183,7 @@ class Proxier:
     # --- one sync ------------------------------------------------------------------------------------
     def current_state(self) -> ProxyState:
         return build_proxy_state(self.services.list(), self.endpoints.list(), self.pods.list(),
-                                 cluster_cidr=self.cluster_cidr, node_ip=self.node_ip)
+                                 cluster_cidr=self.cluster_cidr, node_ip=self.node_ip, node_name=self.node_name)
 
     async def sync(self, *, full: bool = True) -> None:
         """Render everything from the caches and apply it; see the module doc for ordinary vs full."""
@@ -297,7 +298,7 @@ def make_proxier(client: ApiClient, config: ClusterConfig, node_name: str, node_
         raise ValueError(f"unknown proxy mode {mode!r} (iptables | ipvs)")
     return Proxier(services=Informer(client, "services"), endpoints=Informer(client, "endpoints"),
                    pods=Informer(client, "pods", field_selector=f"spec.nodeName={node_name}"),
-                   cluster_cidr=config.pod_cidr, node_ip=node_ip, mode=mode, netns=netns)
+                   cluster_cidr=config.pod_cidr, node_ip=node_ip, node_name=node_name, mode=mode, netns=netns)
 
 
 async def run_proxy(client: ApiClient, config: ClusterConfig, node_name: str, node_ip: str, *,

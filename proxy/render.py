@@ -13,6 +13,9 @@ The shapes follow kube-proxy (`pkg/proxy/iptables/proxier.go`):
            -d <external/LB IP> --dport <port>   → KUBE-EXT-<hash>
            (last) --dst-type LOCAL              → KUBE-NODEPORTS  --dport <nodePort> → KUBE-EXT-<hash>
          KUBE-EXT-<hash>: mark for masquerade, → KUBE-SVC-<hash>
+           (externalTrafficPolicy: Local) pod-CIDR sources → KUBE-SVC; the node's own traffic: masquerade,
+           → KUBE-SVC; everything else, unmasqueraded (the client IP is kept) → KUBE-SVL-<hash>: only this
+           node's endpoints, DROP when it has none — so a NodePort never forwards to another node
          KUBE-SVC-<hash>: mark traffic not from the pod CIDR, then pick an endpoint:
            1/n, 1/(n-1), … (the last unconditional) → KUBE-SEP-<hash>
          KUBE-SEP-<hash>: hairpin mark (the pod talking to itself), DNAT to ip:port
@@ -38,7 +41,7 @@ MASQ_MARK = "0x4000"
 NAT_FIXED_CHAINS = ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ", "KUBE-HOSTPORTS")
 FILTER_FIXED_CHAINS = ("KUBE-SERVICES", "KUBE-FORWARD")
 # Per-service/per-endpoint chains: anything with these prefixes in the nat table is ours.
-OUR_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-", "KUBE-HP-")
+OUR_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-SEP-", "KUBE-EXT-", "KUBE-HP-")
 
 
 def is_our_chain(name: str) -> bool:
@@ -58,6 +61,10 @@ def svc_chain(sp: ServicePort) -> str:
 
 def ext_chain(sp: ServicePort) -> str:
     return "KUBE-EXT-" + _hash16(sp.service_port_name + sp.proto)
+
+
+def svl_chain(sp: ServicePort) -> str:
+    return "KUBE-SVL-" + _hash16(sp.service_port_name + sp.proto)
 
 
 def sep_chain(sp: ServicePort, endpoint: str) -> str:
@@ -122,7 +129,7 @@ def render_nat_table(state: ProxyState, existing_chains: Iterable[str] = ()) -> 
     ]
     for sp in state.services:
         if sp.endpoints:
-            _service_rules(sp, state.cluster_cidr, chains, rules)
+            _service_rules(sp, state.cluster_cidr, chains, rules, state.node_name)
     for hp in state.host_ports:
         _hostport_rules(hp, chains, rules)
     rules.append('-A KUBE-SERVICES -m comment --comment '
@@ -136,7 +143,17 @@ def render_nat_table(state: ProxyState, existing_chains: Iterable[str] = ()) -> 
     return "\n".join(["*nat", *declarations, *rules, *deletions, "COMMIT", ""])
 
 
-def _service_rules(sp: ServicePort, cluster_cidr: str, chains: list[str], rules: list[str]) -> None:
+def _pick_endpoint_rules(chain: str, name: str, seps: list[tuple[str, str]], rules: list[str]) -> None:
+    """Jump to one of *seps* uniformly: endpoint i of n is taken with probability 1/(n-i) among those not
+    yet skipped."""
+    n = len(seps)
+    for i, (ep, sep) in enumerate(seps):
+        chance = f"-m statistic --mode random --probability {1.0 / (n - i):.10f} " if i < n - 1 else ""
+        rules.append(f'-A {chain} {_comment(name + " -> " + ep)} {chance}-j {sep}')
+
+
+def _service_rules(sp: ServicePort, cluster_cidr: str, chains: list[str], rules: list[str],
+                   node_name: str = "") -> None:
     name = sp.service_port_name
     svc = svc_chain(sp)
     ext = ext_chain(sp)
@@ -158,8 +175,25 @@ def _service_rules(sp: ServicePort, cluster_cidr: str, chains: list[str], rules:
     if sp.node_port:
         rules.append(f"-A KUBE-NODEPORTS {_comment(name)} {match} --dport {sp.node_port} -j {ext}")
 
+    if has_external and sp.external_local:
+        # Local policy: pods and the node itself still get the whole service; outside clients only this
+        # node's endpoints, with their source address kept.
+        svl = svl_chain(sp)
+        chains.append(svl)
+        rules.append(f'-A {ext} {_comment("pod traffic for " + name + " external destinations")} '
+                     f"-s {cluster_cidr} -j {svc}")
+        rules.append(f'-A {ext} {_comment("masquerade LOCAL traffic for " + name + " external destinations")} '
+                     f"-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")
+        rules.append(f'-A {ext} {_comment("route LOCAL traffic for " + name + " external destinations")} '
+                     f"-m addrtype --src-type LOCAL -j {svc}")
+        rules.append(f"-A {ext} -j {svl}")
+        local = [(str(ep), sep_chain(sp, str(ep))) for ep in sp.endpoints if ep.node_name == node_name]
+        if local:
+            _pick_endpoint_rules(svl, name, local, rules)
+        else:
+            rules.append(f'-A {svl} {_comment(name + " has no local endpoints")} -j DROP')
     # External traffic: always masquerade (the client is not in the pod network), then the service.
-    if has_external:
+    elif has_external:
         rules.append(f'-A {ext} {_comment("masquerade traffic for " + name + " external destinations")} '
                      f"-j KUBE-MARK-MASQ")
         rules.append(f"-A {ext} -j {svc}")
@@ -174,11 +208,7 @@ def _service_rules(sp: ServicePort, cluster_cidr: str, chains: list[str], rules:
         for ep, sep in seps:
             rules.append(f'-A {svc} {_comment(name + " -> " + ep)} -m recent --name {sep} --rcheck '
                          f"--seconds {sp.affinity_seconds} --reap -j {sep}")
-    n = len(seps)
-    for i, (ep, sep) in enumerate(seps):
-        # Endpoint i of n is taken with probability 1/(n-i) among those not yet skipped: uniform overall.
-        chance = f"-m statistic --mode random --probability {1.0 / (n - i):.10f} " if i < n - 1 else ""
-        rules.append(f'-A {svc} {_comment(name + " -> " + ep)} {chance}-j {sep}')
+    _pick_endpoint_rules(svc, name, seps, rules)
 
     for ep, sep in seps:
         chains.append(sep)

@@ -11,6 +11,8 @@ The rules of the distillation follow kube-proxy:
   and protocol. The endpoints controller has already resolved a named `targetPort` to the number each pod
   declares, so the number we DNAT to is the Endpoints port, never the Service's `targetPort`;
 - only `subsets[].addresses` (ready) receive traffic; `notReadyAddresses` are ignored;
+- `externalTrafficPolicy: Local` marks the port `external_local`; its endpoints keep their `nodeName` so the
+  renderer can send external traffic (NodePort, LB, external IPs) only to this node's own endpoints;
 - hostPorts come from the node's Running pods that have a pod IP.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ DEFAULT_AFFINITY_SECONDS = 10800  # kube-proxy's default sessionAffinityConfig.c
 class Endpoint:
     ip: str
     port: int
+    node_name: str = ""  # the Endpoints address's nodeName; "" when unknown
 
     def __str__(self) -> str:
         return f"{self.ip}:{self.port}"
@@ -45,6 +48,7 @@ class ServicePort:
     load_balancer_ips: tuple[str, ...] = ()
     affinity_seconds: int | None = None  # set when sessionAffinity is ClientIP
     endpoints: tuple[Endpoint, ...] = ()
+    external_local: bool = False  # externalTrafficPolicy: Local (external traffic → this node's endpoints)
 
     @property
     def service_port_name(self) -> str:
@@ -89,11 +93,12 @@ class ProxyState:
     host_ports: tuple[HostPort, ...] = ()
     cluster_cidr: str = "10.244.0.0/16"
     node_ip: str = ""  # used by IPVS mode for NodePort virtual servers
+    node_name: str = ""  # this node: picks the local endpoints of `external_local` ports
 
 
 # --- builder -----------------------------------------------------------------------------------------
 def build_proxy_state(services: Iterable[dict], endpoints: Iterable[dict], pods: Iterable[dict] = (), *,
-                      cluster_cidr: str = "10.244.0.0/16", node_ip: str = "") -> ProxyState:
+                      cluster_cidr: str = "10.244.0.0/16", node_ip: str = "", node_name: str = "") -> ProxyState:
     """Distil API objects (plain dicts, as the informers cache them) into a `ProxyState`.
 
     Output is sorted (services by port name, endpoints by address) so that the same cluster state always
@@ -107,7 +112,7 @@ def build_proxy_state(services: Iterable[dict], endpoints: Iterable[dict], pods:
     host_ports = sorted((hp for pod in pods for hp in _host_ports(pod)),
                         key=lambda h: (h.host_ip, h.host_port, h.protocol, h.namespace, h.pod))
     return ProxyState(services=tuple(ports), host_ports=tuple(host_ports), cluster_cidr=cluster_cidr,
-                      node_ip=node_ip)
+                      node_ip=node_ip, node_name=node_name)
 
 
 def _key(obj: dict) -> str:
@@ -138,7 +143,9 @@ def _service_ports(svc: dict, eps: dict | None) -> list[ServicePort]:
             protocol=protocol, cluster_ip=cluster_ip, port=int(p["port"]),
             node_port=int(node_port) if node_port else None,
             external_ips=tuple(spec.get("externalIPs") or ()), load_balancer_ips=lb_ips,
-            affinity_seconds=affinity, endpoints=_ready_endpoints(eps, port_name, protocol)))
+            affinity_seconds=affinity, endpoints=_ready_endpoints(eps, port_name, protocol),
+            external_local=(spec.get("externalTrafficPolicy") == "Local"
+                            and bool(node_port or spec.get("externalIPs") or lb_ips))))
     return out
 
 
@@ -150,7 +157,7 @@ def _ready_endpoints(eps: dict | None, port_name: str, protocol: str) -> tuple[E
             if (ep_port.get("name") or "") != port_name or ep_port.get("protocol", "TCP") != protocol:
                 continue
             for addr in subset.get("addresses") or []:
-                found.add(Endpoint(addr["ip"], int(ep_port["port"])))
+                found.add(Endpoint(addr["ip"], int(ep_port["port"]), addr.get("nodeName") or ""))
     return tuple(sorted(found, key=lambda e: (_ip_sort_key(e.ip), e.port)))
 
 

@@ -150,3 +150,37 @@ def test_headless_and_externalname_get_no_rules():
     assert state.services == ()
     text = render_nat_rules(state)
     assert "headless" not in text and "ext" not in text.replace("external", "")
+
+
+def test_external_traffic_policy_local_sends_outside_clients_only_to_this_nodes_endpoints():
+    """NodePort with externalTrafficPolicy: Local: an outside client (not the pod CIDR, not the node itself)
+    reaches only this node's endpoints, unmasqueraded; a node without local endpoints drops it."""
+    service = svc("web", [{"port": 80, "targetPort": 3000, "nodePort": 31000}], type_="NodePort",
+                  externalTrafficPolicy="Local")
+    endpoints = {"metadata": {"name": "web", "namespace": "default"},
+                 "subsets": [{"addresses": [{"ip": "10.244.0.5", "nodeName": "n0"},
+                                            {"ip": "10.244.1.5", "nodeName": "n1"},
+                                            {"ip": "10.244.1.6", "nodeName": "n1"}],
+                              "ports": [{"port": 3000, "protocol": "TCP"}]}]}
+    on_n1 = build_proxy_state([service], [endpoints], node_name="n1")
+    sp = on_n1.services[0]
+    assert sp.external_local
+    text = render_nat_rules(on_n1)
+    svl = "KUBE-SVL-" + svc_chain(sp)[len("KUBE-SVC-"):]
+    ext = "KUBE-EXT-" + svc_chain(sp)[len("KUBE-SVC-"):]
+    svl_rules = [line for line in text.splitlines() if line.startswith(f"-A {svl} ")]
+    assert [r.rsplit("-j ", 1)[1] for r in svl_rules] == [sep_chain(sp, "10.244.1.5:3000"),
+                                                          sep_chain(sp, "10.244.1.6:3000")]
+    ext_rules = [line for line in text.splitlines() if line.startswith(f"-A {ext} ")]
+    assert ext_rules[0].endswith(f"-s 10.244.0.0/16 -j {svc_chain(sp)}")
+    assert ext_rules[-1] == f"-A {ext} -j {svl}"
+    # Only the node's own (LOCAL-sourced) traffic is masqueraded; outside clients keep their address.
+    assert all("--src-type LOCAL" in r for r in ext_rules if "KUBE-MARK-MASQ" in r)
+    # The cluster IP still balances over every endpoint.
+    assert len([l for l in text.splitlines() if l.startswith(f"-A {svc_chain(sp)} ") and "KUBE-SEP-" in l]) == 3
+
+    on_n2 = render_nat_rules(build_proxy_state([service], [endpoints], node_name="n2"))
+    assert f"-A {svl} -m comment --comment \"default/web has no local endpoints\" -j DROP" in on_n2
+    # Cluster policy (the default) never makes a KUBE-SVL chain.
+    del service["spec"]["externalTrafficPolicy"]
+    assert "KUBE-SVL-" not in render_nat_rules(build_proxy_state([service], [endpoints], node_name="n1"))
