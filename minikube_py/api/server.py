@@ -36,6 +36,7 @@ from minikube_py.store import AlreadyExists, Compacted, Conflict, NotFound, Stor
 
 from . import discovery, errors, openapi
 from .allocators import AllocationError, ServiceAllocator
+from . import nodeipam
 from .auth import TokenAuthenticator, anonymous_allowed
 from .errors import ApiError
 from .resources import RESOURCES, Resource
@@ -47,6 +48,8 @@ from . import defaults as _defaults
 from . import validation as _validation
 
 from . import patch as _patch
+
+from . import protobuf as _protobuf
 
 from . import tables as _tables
 
@@ -118,10 +121,23 @@ async def read_body(request: web.Request) -> bytes:
 
 
 def decode_object(body: bytes, content_type: str) -> dict:
-    """JSON or YAML into a dict; 400 like the apiserver's decoder for anything else."""
+    """JSON, YAML or Kubernetes protobuf (kubectl's typed `create`/`run`/`expose`) into a dict; 400 like
+    the apiserver's decoder for malformed JSON/YAML, 415 for protobuf we can't read."""
     ct = content_type.split(";")[0].strip().lower()
-    if ct in ("application/vnd.kubernetes.protobuf",):
-        raise errors.unsupported_media(ct)
+    if ct == _protobuf.CONTENT_TYPE:
+        try:
+            return _protobuf.decode_object(body)
+        except _protobuf.UnknownKind as e:
+            raise ApiError(415, "UnsupportedMediaType", f"{e.kind} ({e.api_version}) can't be decoded from "
+                           f"{ct}: this server has no protobuf schema for it; send it as application/json")
+        except _protobuf.ProtobufError as e:
+            kind = ""
+            try:
+                kind = " " + _protobuf.decode_envelope(body)[1]
+            except _protobuf.ProtobufError:
+                pass
+            raise ApiError(415, "UnsupportedMediaType", f"the{kind} body in {ct} could not be decoded ({e}); "
+                           f"send it as application/json")
     if not body.strip():
         raise errors.bad_request("the body of the request was empty")
     try:
@@ -188,6 +204,7 @@ class ApiServer:
         self.hub = WatchHub(store)
         self.config = config
         self.allocator = ServiceAllocator(config or ClusterConfig())
+        self.node_ipam_lock = asyncio.Lock()  # Node creates: list the taken pod CIDRs + store, one at a time
         self.auth = TokenAuthenticator(tokens)
         self.node_token = tokens.get("node") or tokens.get("admin")
         self.bookmark_seconds = bookmark_seconds
@@ -318,6 +335,8 @@ class ApiServer:
             await self._default_ingress_class(obj)
         self._validate(res, obj)
         obj = self._allocate(res, obj, None)
+        if res.plural == "nodes":
+            return await self._create_node(res, name, obj, dry_run)
         if dry_run:
             if res.plural == "services":
                 self.allocator.release(obj)
@@ -332,6 +351,23 @@ class ApiServer:
             if res.plural == "services":
                 self.allocator.release(obj)
             raise
+
+    async def _create_node(self, res: Resource, name: str, obj: dict, dry_run: bool) -> dict:
+        """Node IPAM admission (nodeipam.py): the Node is stored with its pod CIDR, chosen while no other
+        Node create can interleave."""
+        async with self.node_ipam_lock:
+            others, _ = await self.store.list("nodes")
+            try:
+                nodeipam.admit_create(obj, [o for o in others if _meta(o).get("name") != name],
+                                      (self.config or ClusterConfig()).pod_cidr)
+            except nodeipam.PodCIDRError as e:
+                raise errors.invalid(res, name, [e.cause()])
+            if dry_run:
+                return obj
+            try:
+                return await self.store.create(res.plural, "", name, obj)
+            except AlreadyExists:
+                raise errors.already_exists(res, name)
 
     # --- update ------------------------------------------------------------------------------------
     def _update_rules(self, res: Resource, old: dict, new: dict, subresource: str | None) -> dict:
@@ -357,6 +393,11 @@ class ApiServer:
             else:
                 meta.pop(k, None)
         meta["name"] = old_meta["name"]
+        if res.plural == "nodes":
+            try:
+                nodeipam.check_update(old, new)
+            except nodeipam.PodCIDRError as e:
+                raise errors.invalid(res, old_meta["name"], [e.cause()])
         # Finalizers may only be removed, not added, once deletion started (Kubernetes forbids adding).
         spec_changed = _without(new, "metadata", "status", "kind", "apiVersion") != \
             _without(old, "metadata", "status", "kind", "apiVersion")
