@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
+import time
 
 from minikube_py.client.client import ApiClient, ApiError, NotFound
 
@@ -49,7 +49,8 @@ class EventRecorder:
                     return
                 except NotFound:
                     pass
-            name = f"{meta.get('name')}.{uuid.uuid4().hex[:16]}"
+            # Kubernetes names events `<object>.<unix nanos in hex>`: unique, and sorted by time.
+            name = f"{meta.get('name')}.{time.time_ns():x}"
             ev = {"apiVersion": "v1", "kind": "Event",
                   "metadata": {"name": name, "namespace": ns},
                   "involvedObject": {k: v for k, v in involved.items() if v is not None},
