@@ -4,8 +4,9 @@ Why from kubectl: Kubernetes' Go code registers each `generated.proto` as a gzip
 and those bytes sit in the kubectl binary. Reading them gives the exact field numbers and types of the
 kubectl version we ship, with no proto files or protobuf package to install.
 
-Run `python -m minikube_py.api.protobuf_gen > minikube_py/api/protobuf_schema.py`; the unit tests compare
-the checked-in table with a fresh generation.
+Run `python -m minikube_py.api.protobuf_gen [KUBECTL]` to rewrite `protobuf_schema.py` (it is imported while
+generating, so the file is replaced only when the new text is complete); the unit tests compare the
+checked-in table with a fresh generation.
 
 Proto field names are mostly the JSON names, with two kinds of exception that the Go struct tags (also in
 the binary, as `json:"apiGroup,omitempty" protobuf:"bytes,1,opt,name=aPIGroup"`) resolve: a few renamed
@@ -224,8 +225,8 @@ def generate(binary: Path) -> str:
         'minikube_py.api.protobuf_gen` from the descriptors inside kubectl; do not edit by hand.',
         "",
         "MESSAGES: message → {field number: (JSON name, type)}; types: a scalar, a message, `[]T` repeated,",
-        "`map:T` map<string, T>, `*T` a field whose zero value is kept; JSON name \"\" an inline struct. KINDS: (apiVersion, kind) →",
-        'message."""',
+        "`map:T` map<string, T>, `*T` a field whose zero value is kept; JSON name \"\" an inline struct.",
+        'KINDS: (apiVersion, kind) → message."""',
         "from __future__ import annotations",
         "",
         "KINDS: dict[tuple[str, str], str] = {",
@@ -243,7 +244,12 @@ def generate(binary: Path) -> str:
 
 def main() -> int:
     from minikube_py.kubectl import kubectl_path
-    sys.stdout.write(generate(Path(sys.argv[1]) if len(sys.argv) > 1 else kubectl_path()))
+    text = generate(Path(sys.argv[1]) if len(sys.argv) > 1 else kubectl_path())
+    target = Path(__file__).with_name("protobuf_schema.py")
+    tmp = target.with_suffix(".py.tmp")
+    tmp.write_text(text)
+    tmp.replace(target)
+    print(f"wrote {target}")
     return 0
 
 

@@ -2,8 +2,8 @@
 minikube_py.api.protobuf_gen` from the descriptors inside kubectl; do not edit by hand.
 
 MESSAGES: message → {field number: (JSON name, type)}; types: a scalar, a message, `[]T` repeated,
-`map:T` map<string, T>, `*T` a field whose zero value is kept; JSON name "" an inline struct. KINDS: (apiVersion, kind) →
-message."""
+`map:T` map<string, T>, `*T` a field whose zero value is kept; JSON name "" an inline struct.
+KINDS: (apiVersion, kind) → message."""
 from __future__ import annotations
 
 KINDS: dict[tuple[str, str], str] = {
