@@ -33,11 +33,17 @@ GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00"
 PREFIXES = ("k8s.io.api.", "k8s.io.apimachinery.pkg.")
 GROUP_PACKAGES = {"": "core", "apps": "apps", "networking.k8s.io": "networking", "autoscaling": "autoscaling"}
 
-# Kinds decoded besides the registry's: the scale subresource's body.
-EXTRA_KINDS = [("autoscaling/v1", "Scale", "autoscaling.v1.Scale")]
+# Kinds decoded besides the registry's: the scale subresource's body, and the DeleteOptions body that
+# `kubectl drain` sends (without pods/eviction it DELETEs each pod), registered in every group version.
+EXTRA_KINDS = [("autoscaling/v1", "Scale", "autoscaling.v1.Scale")] + [
+    (gv, "DeleteOptions", "apis.meta.v1.DeleteOptions")
+    for gv in ("v1", "apps/v1", "networking.k8s.io/v1", "meta.k8s.io/v1")]
 
 # Fields (by JSON name) whose zero value is kept: Go pointers and non-omitempty numbers; see the docstring.
 KEEP_ZERO = {
+    "apis.meta.v1.DeleteOptions": {"gracePeriodSeconds", "orphanDependents", "propagationPolicy",
+                                   "ignoreStoreReadErrorWithClusterBreakingPotential"},
+    "apis.meta.v1.Preconditions": {"uid", "resourceVersion"},
     "apis.meta.v1.ObjectMeta": {"deletionGracePeriodSeconds"},
     "apis.meta.v1.OwnerReference": {"controller", "blockOwnerDeletion"},
     "core.v1.ConfigMap": {"immutable"},

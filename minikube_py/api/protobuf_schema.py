@@ -20,6 +20,10 @@ KINDS: dict[tuple[str, str], str] = {
     ('v1', 'Secret'): 'core.v1.Secret',
     ('v1', 'Service'): 'core.v1.Service',
     ('autoscaling/v1', 'Scale'): 'autoscaling.v1.Scale',
+    ('v1', 'DeleteOptions'): 'apis.meta.v1.DeleteOptions',
+    ('apps/v1', 'DeleteOptions'): 'apis.meta.v1.DeleteOptions',
+    ('networking.k8s.io/v1', 'DeleteOptions'): 'apis.meta.v1.DeleteOptions',
+    ('meta.k8s.io/v1', 'DeleteOptions'): 'apis.meta.v1.DeleteOptions',
 }
 
 MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
@@ -30,6 +34,14 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
         4: ('lastTransitionTime', 'apis.meta.v1.Time'),
         5: ('reason', 'string'),
         6: ('message', 'string'),
+    },
+    'apis.meta.v1.DeleteOptions': {
+        1: ('gracePeriodSeconds', '*int64'),
+        2: ('preconditions', 'apis.meta.v1.Preconditions'),
+        3: ('orphanDependents', '*bool'),
+        4: ('propagationPolicy', '*string'),
+        5: ('dryRun', '[]string'),
+        6: ('ignoreStoreReadErrorWithClusterBreakingPotential', '*bool'),
     },
     'apis.meta.v1.LabelSelector': {
         1: ('matchLabels', 'map:string'),
@@ -73,6 +85,10 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
         5: ('apiVersion', 'string'),
         6: ('controller', '*bool'),
         7: ('blockOwnerDeletion', '*bool'),
+    },
+    'apis.meta.v1.Preconditions': {
+        1: ('uid', '*string'),
+        2: ('resourceVersion', '*string'),
     },
     'apps.v1.Deployment': {
         1: ('metadata', 'apis.meta.v1.ObjectMeta'),
