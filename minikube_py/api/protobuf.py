@@ -218,6 +218,9 @@ def _value(typ: str, wire: int, value: int | bytes) -> Any:
     return decode_message(value, typ)
 
 
+_ZERO_WIRE: dict[int, int | bytes] = {VARINT: 0, FIXED32: b"\0" * 4, FIXED64: b"\0" * 8, LENGTH: b""}
+
+
 def _is_zero(value: Any) -> bool:
     return value is None or (not isinstance(value, (dict, list)) and value in ("", 0, False, 0.0))
 
@@ -252,8 +255,10 @@ def decode_fields(buf: bytes, fields: dict[int, tuple[str, str]]) -> dict[str, A
             for n, w, v in iter_fields(value):
                 if n in (1, 2):
                     entry[n] = _value("string" if n == 1 else vtyp, w, v)
-            default = "" if vtyp in ("string", "bytes") else SPECIAL[vtyp](b"") if vtyp in SPECIAL else {}
-            out.setdefault(name, {})[entry.get(1, "")] = entry.get(2, default)
+            if 2 not in entry:  # an absent value is the type's zero: decode a zero encoding of it
+                w = _SCALARS[vtyp][0] if vtyp in _SCALARS else LENGTH
+                entry[2] = _value(vtyp, w, _ZERO_WIRE[w])
+            out.setdefault(name, {})[entry.get(1, "")] = entry[2]
         elif not name:  # an inline (embedded) struct: JSON flattens its fields into ours
             v = _value(typ, wire, value)
             if isinstance(v, dict):

@@ -88,6 +88,13 @@ def test_fixed_width_and_packed_repeated():
     assert protobuf.decode_fields(packed + unpacked, {3: ("xs", "[]int32")}) == {"xs": [1, 2, 300, 4, 0]}
 
 
+def test_map_entries_with_absent_key_or_value_are_zero():
+    buf = f(1, f(1, "k")) + f(1, f(2, "v")) + f(2, f(1, "cpu"))
+    table = {1: ("m", "map:string"), 2: ("q", "map:api.resource.Quantity")}
+    assert protobuf.decode_fields(buf, table) == {"m": {"k": "", "": "v"}, "q": {"cpu": "0"}}
+    assert protobuf.decode_fields(f(1, f(1, "n")), {1: ("m", "map:fixed32")}) == {"m": {"n": 0}}
+
+
 def test_unknown_fields_are_skipped_of_every_wire_type():
     buf = f(9, 5) + f(10, "junk") + varint(11 << 3 | 5) + b"\0\0\0\0" + varint(12 << 3 | 1) + b"\0" * 8 + f(1, "n")
     assert protobuf.decode_fields(buf, {1: ("name", "string")}) == {"name": "n"}
