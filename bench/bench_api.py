@@ -27,6 +27,7 @@ import asyncio
 import copy
 import multiprocessing
 import os
+import signal
 import random
 import statistics
 import sys
@@ -289,6 +290,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight in the xN rows")
     parser.add_argument("--fork", action="store_true", help="run the API server in a child process")
     args = parser.parse_args()
+    # `kill PID` (SIGTERM) must still run the cleanup in `finally`, like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if max(args.creates, args.gets, args.list) > 5000 or args.watchers > 200 or args.events > 500:
         sys.exit("bounded on purpose: at most 5000 objects, 200 watchers, 500 events")
 

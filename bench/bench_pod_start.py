@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -366,6 +367,8 @@ def main() -> None:
     parser.add_argument("--readiness-probe", action="store_true", help="give the echo pods an httpGet probe")
     parser.add_argument("--kubectl", action="store_true", help="create single pods with `kubectl apply`")
     args = parser.parse_args()
+    # `kill PID` (SIGTERM) must still run the cleanup in `finally`, like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.pods > 100 or args.replicas > 30 or args.deployment_rounds > 5:
         sys.exit("bounded on purpose: at most 100 pods, 30 replicas, 5 deployment rounds")
     if os.geteuid() != 0:

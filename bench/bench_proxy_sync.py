@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import ipaddress
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=3, help="ready endpoints per service")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size (the median is printed)")
     args = parser.parse_args()
+    # `kill PID` (SIGTERM) must still run the cleanup in `finally`, like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [int(s) for s in args.services.split(",") if s.strip()]
     if os.geteuid() != 0:
         sys.exit("needs root (a network namespace and iptables-restore inside it)")
