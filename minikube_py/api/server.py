@@ -1044,7 +1044,7 @@ class _Handlers:
                 return await self.s.create_object(t.res, t.namespace or "", obj, dry_run=dry, strict=strict)
         stored, created = await self.s.guaranteed_update(
             t.res, t.namespace or "", t.name or "", compute, subresource=subresource, dry_run=dry,
-            strict=strict, create_if_missing=create_missing)
+            strict=strict, create_if_missing=create_missing, client_rv=_patch_precondition(body, ct))
         return _json(stored, 201 if created else 200)
 
     async def _delete_options(self, request: web.Request) -> dict:
@@ -1299,6 +1299,24 @@ class _Handlers:
 
 
 _PATCH_REASONS = {400: "BadRequest", 415: "UnsupportedMediaType", 422: "Invalid"}
+
+
+def _patch_precondition(body: bytes, content_type: str) -> str:
+    """The resourceVersion a patch *itself* names ("" for none).
+
+    A patch is applied to whatever is current, so racing another writer is our problem, not the
+    client's: retry, as the apiserver does. Only a patch that carries `metadata.resourceVersion` asks for
+    optimistic concurrency (a JSON patch expresses it with a `test` op, which apply_patch checks).
+    """
+    if content_type == "application/json-patch+json":
+        return ""
+    try:
+        doc = yaml.safe_load(body) if content_type == "application/apply-patch+yaml" else json.loads(body)
+    except (ValueError, yaml.YAMLError):
+        return ""
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    return str(rv) if rv else ""
 
 
 def _apply_patch(res: Resource, obj: dict, body: bytes, content_type: str) -> dict:
