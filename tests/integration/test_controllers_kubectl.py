@@ -130,9 +130,6 @@ async def test_cordon_and_uncordon(cluster):
     await cluster.wait(untainted)
 
 
-@pytest.mark.xfail(reason="API server: kubectl drain (no pods/eviction in discovery) falls back to DELETE with a "
-                          "protobuf DeleteOptions body, answered 415; needs pods/eviction or a tolerated body",
-                   strict=False)
 async def test_drain_evicts_or_deletes_pods(cluster):
     await kubectl(cluster, "apply", "-f", str(GUIDE / "echo-rs-scaled.yml"))
 

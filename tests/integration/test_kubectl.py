@@ -105,7 +105,6 @@ def test_label_and_scale(kubectl):
 
 
 def test_get_watch_streams_changes(kubectl):
-    # (`kubectl create configmap` would send a protobuf body, which we don't decode: see the report.)
     kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watched\ndata:\n  a: '1'\n")
     p = subprocess.Popen([kubectl.binary, "--cache-dir", str(kubectl.cache), "get", "configmaps", "-w",
                           "--output-watch-events"],
