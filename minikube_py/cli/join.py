@@ -31,14 +31,15 @@ def _explicit_profile(ctx: click.Context, value: str | None) -> str | None:
 @click.option("--ca-file", type=click.Path(path_type=Path), default=None, help="The cluster CA, instead of a pin.")
 @click.option("--node-name", required=True, help="This node's name (RFC 1123).")
 @click.option("--node-ip", required=True, help="This machine's address on the node network.")
-@click.option("--pod-cidr", required=True, help="This node's pod range, inside the cluster's pod CIDR.")
+@click.option("--pod-cidr", default=None, help="Ask for this pod range (inside the cluster's pod CIDR); "
+              "by default the control plane assigns the next free /24.")
 @click.option("--interface", default=None, help="The interface that must hold --node-ip (e.g. eth1).")
 @click.option("--foreground", is_flag=True, help="Exec the node process instead of starting it detached "
               "(for systemd units).")
 @click.option("--wait-timeout", type=float, default=120.0, show_default=True, metavar="SECONDS")
 @click.pass_context
 def join_cmd(ctx: click.Context, profile: str | None, api_url: str, token: str | None, token_file: Path | None,
-             ca_cert_hash: str | None, ca_file: Path | None, node_name: str, node_ip: str, pod_cidr: str,
+             ca_cert_hash: str | None, ca_file: Path | None, node_name: str, node_ip: str, pod_cidr: str | None,
              interface: str | None, foreground: bool, wait_timeout: float) -> None:
     """Make this machine (this network namespace) a node of the cluster at --api-url."""
     opts = J.JoinOptions(api_url=api_url, token=token, token_file=token_file, ca_cert_hash=ca_cert_hash,

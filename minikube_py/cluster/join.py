@@ -8,12 +8,18 @@ config (gateway = IP) → pki (+ the CA in the served chain, for discovery) → 
 system objects (kube-dns, and ConfigMap kube-system/minikube-py-cluster with the layout joiners need) →
 DNS → print `minikube-py join …`.
 
-`join --api-url URL --token T --ca-cert-hash sha256:H --node-name N --node-ip IP --pod-cidr CIDR`:
+`join --api-url URL --token T --ca-cert-hash sha256:H --node-name N --node-ip IP [--pod-cidr CIDR]`:
 validate flags → preflight (the node IP is this machine's) → discovery (the pinned CA, before the token is
-sent anywhere: discovery.py) → fetch the cluster layout with the token over verified TLS → save CA, token
-and layout under the state dir → prepare the node-local network in the current namespace (nodeprep.py) →
+sent anywhere: discovery.py) → fetch the cluster layout with the token over verified TLS → register the
+Node and read back the pod CIDR the control plane gave it (node IPAM, api/nodeipam.py; --pod-cidr only
+asks for one) → save CA, token and layout under the state dir → prepare the node-local network in the
+current namespace (nodeprep.py) →
 run the node process (`python -m agent … --api-url --token-file --ca-file`): exec'd with `--foreground`
 (systemd), else supervised like `start`'s nodes and waited for until Ready.
+
+This is the only way a node joins: `start`/`node add` run it too, inside each local node namespace
+(lifecycle.py `join_node`), so a laptop namespace and a VM register, get their range and build `cni0` the
+same way.
 
 `reset --node-name N` undoes what `join` made here: the node process, the network plan, the saved record.
 """
@@ -50,7 +56,7 @@ class JoinOptions:
     api_url: str
     node_name: str
     node_ip: str
-    pod_cidr: str
+    pod_cidr: str | None = None  # None: the control plane assigns one
     token: str | None = None
     token_file: Path | None = None
     ca_cert_hash: str | None = None
@@ -67,7 +73,7 @@ class JoinSpec:
     api_url: str
     node_name: str
     node_ip: str
-    pod_cidr: str
+    pod_cidr: str | None  # requested (flag) until registration, then the one the control plane gave
     token: str
     ca_cert_hash: str | None
     ca_pem: bytes | None  # from --ca-file; None → discovery with the hash
@@ -122,23 +128,30 @@ def validate_join(opts: JoinOptions) -> JoinSpec:
         node_ip = ipaddress.IPv4Address(opts.node_ip)
     except ValueError:
         raise bad(f"--node-ip {opts.node_ip!r} is not an IPv4 address") from None
-    try:
-        pod_net = ipaddress.IPv4Network(opts.pod_cidr, strict=True)
-    except ValueError as err:
-        raise bad(f"--pod-cidr {opts.pod_cidr!r}: {err}") from None
-    if pod_net.prefixlen > 28:
-        raise bad(f"--pod-cidr {opts.pod_cidr} is too small for pods (at most /28)")
-    if node_ip in pod_net:
-        raise bad(f"--node-ip {node_ip} lies inside --pod-cidr {pod_net}")
+    pod_net = None
+    if opts.pod_cidr is not None:
+        try:
+            pod_net = ipaddress.IPv4Network(opts.pod_cidr, strict=True)
+        except ValueError as err:
+            raise bad(f"--pod-cidr {opts.pod_cidr!r}: {err}") from None
+        if pod_net.prefixlen > 28:
+            raise bad(f"--pod-cidr {opts.pod_cidr} is too small for pods (at most /28)")
+        if node_ip in pod_net:
+            raise bad(f"--node-ip {node_ip} lies inside --pod-cidr {pod_net}")
     if opts.interface is not None and (not opts.interface or len(opts.interface) > 15 or "/" in opts.interface):
         raise bad(f"--interface {opts.interface!r} is not an interface name")
     return JoinSpec(api_url=opts.api_url.rstrip("/"), node_name=opts.node_name, node_ip=str(node_ip),
-                    pod_cidr=str(pod_net), token=token, ca_cert_hash=pin, ca_pem=ca_pem,
+                    pod_cidr=str(pod_net) if pod_net else None, token=token, ca_cert_hash=pin, ca_pem=ca_pem,
                     interface=opts.interface, foreground=opts.foreground, wait_timeout=opts.wait_timeout)
 
 
 def check_against_cluster(spec: JoinSpec, cfg: ClusterConfig) -> None:
     """The node's addresses must fit the cluster's layout (pure; after the layout was fetched)."""
+    for cidr in (cfg.pod_cidr, cfg.service_cidr):
+        if ipaddress.ip_address(spec.node_ip) in ipaddress.ip_network(cidr):
+            raise ClusterError("BAD_FLAG", f"--node-ip {spec.node_ip} lies inside the cluster's {cidr}", exit_code=64)
+    if spec.pod_cidr is None:
+        return
     pod_net = ipaddress.ip_network(spec.pod_cidr)
     if not pod_net.subnet_of(ipaddress.ip_network(cfg.pod_cidr)):  # type: ignore[arg-type]
         raise ClusterError("BAD_FLAG", f"--pod-cidr {spec.pod_cidr} is not inside the cluster's pod CIDR "
@@ -146,9 +159,6 @@ def check_against_cluster(spec: JoinSpec, cfg: ClusterConfig) -> None:
     if pod_net.overlaps(ipaddress.ip_network(cfg.service_cidr)):
         raise ClusterError("BAD_FLAG", f"--pod-cidr {spec.pod_cidr} overlaps the service CIDR {cfg.service_cidr}",
                            exit_code=64)
-    for cidr in (cfg.pod_cidr, cfg.service_cidr):
-        if ipaddress.ip_address(spec.node_ip) in ipaddress.ip_network(cidr):
-            raise ClusterError("BAD_FLAG", f"--node-ip {spec.node_ip} lies inside the cluster's {cidr}", exit_code=64)
 
 
 def config_from_json(text: str) -> ClusterConfig:
@@ -160,13 +170,15 @@ def config_from_json(text: str) -> ClusterConfig:
 
 
 def join_command(api_url: str, token: str, ca_pem: bytes) -> str:
-    """The line `init` prints; the node adds --node-name/--node-ip/--pod-cidr."""
+    """The line `init` prints; the node adds --node-name/--node-ip (and may add --pod-cidr)."""
     return (f"minikube-py join --api-url {api_url} --token {token} "
             f"--ca-cert-hash {discovery.ca_cert_hash(ca_pem)}")
 
 
 def node_argv(profile: str, spec: JoinSpec, token_file: Path, ca_file: Path) -> list[str]:
-    """The node process: the same agent `start` runs in its namespaces, told where the API is."""
+    """The node process: the same agent `start` runs in its namespaces, told where the API is (and the pod
+    CIDR the control plane gave at registration)."""
+    assert spec.pod_cidr, "register_node() fills in the pod CIDR first"
     return [sys.executable, "-m", "agent", "--profile", profile, "--node-name", spec.node_name,
             "--node-ip", spec.node_ip, "--pod-cidr", spec.pod_cidr, "--api-url", spec.api_url,
             "--token-file", str(token_file), "--ca-file", str(ca_file)]
@@ -218,6 +230,43 @@ def fetch_cluster_config(spec: JoinSpec, ca_file: Path) -> ClusterConfig:
     except OSError as err:
         raise ClusterError("DISCOVERY", f"cannot reach {spec.api_url}: {err}") from None
     return config_from_json((cm.get("data") or {})["cluster.json"])
+
+
+def register_node(spec: JoinSpec, ca_file: Path) -> str:
+    """Register Node *spec.node_name* (if it isn't yet) and return the pod CIDR the control plane gave it.
+
+    The node agent completes the object (labels, addresses, conditions) when it starts; what the join needs
+    first is the range, to build cni0 with. A Node that already exists (a rejoin, a `node start`) keeps
+    its range; asking for another one is refused rather than silently ignored."""
+    api = Api(spec.api_url, ca_file, spec.token, timeout=10)
+    path = f"/api/v1/nodes/{spec.node_name}"
+    try:
+        current = api.get_or_none(path)
+        if current is None:
+            body: dict[str, Any] = {"apiVersion": "v1", "kind": "Node",
+                                    "metadata": {"name": spec.node_name,
+                                                 "labels": {"kubernetes.io/hostname": spec.node_name}},
+                                    "spec": {}}
+            if spec.pod_cidr:
+                body["spec"] = {"podCIDR": spec.pod_cidr, "podCIDRs": [spec.pod_cidr]}
+            try:
+                current = api.request("POST", "/api/v1/nodes", body)
+            except ApiCallError as err:
+                if err.status != 409:
+                    raise
+                current = api.get(path)
+    except ApiCallError as err:
+        raise ClusterError("NODE_REGISTER", f"registering node {spec.node_name}: {err}") from None
+    except OSError as err:
+        raise ClusterError("NODE_REGISTER", f"cannot reach {spec.api_url}: {err}") from None
+    cidr = ((current or {}).get("spec") or {}).get("podCIDR")
+    if not cidr:
+        raise ClusterError("NODE_REGISTER", f"node {spec.node_name} has no spec.podCIDR: the control plane did "
+                           "not assign one (is it older than node IPAM?)")
+    if spec.pod_cidr and cidr != spec.pod_cidr:
+        raise ClusterError("JOIN_CONFLICT", f"node {spec.node_name} is registered with pod CIDR {cidr}, not "
+                           f"--pod-cidr {spec.pod_cidr}: `kubectl delete node {spec.node_name}` first")
+    return cidr
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -276,8 +325,7 @@ def join(opts: JoinOptions, out: Out | None = None, profile: str | None = None) 
     out = out or Out()
     spec = validate_join(opts)
     iface = preflight(spec)
-    out.step("😄", f'Joining {spec.api_url} as node "{spec.node_name}" ({spec.node_ip} on {iface}, '
-                   f"pods {spec.pod_cidr})")
+    out.step("😄", f'Joining {spec.api_url} as node "{spec.node_name}" ({spec.node_ip} on {iface})')
     ca_pem = trusted_ca(spec, out)
     # From here on the CA is trusted: the token may travel, over verified TLS only.
     tmp_ca = home_dir() / f".join-ca-{os.getpid()}.crt"
@@ -290,6 +338,12 @@ def join(opts: JoinOptions, out: Out | None = None, profile: str | None = None) 
     if profile:
         cfg.profile = profile
     check_against_cluster(spec, cfg)
+    tmp_ca.write_bytes(ca_pem)
+    try:
+        spec = dataclasses.replace(spec, pod_cidr=register_node(spec, tmp_ca))
+    finally:
+        tmp_ca.unlink(missing_ok=True)
+    out.step("📇", f'Node "{spec.node_name}" registered; the control plane gave it pods {spec.pod_cidr}')
     token_file, ca_file = save_join_state(cfg, spec, ca_pem)
     out.step("🔗", f"Preparing the node network here (cni0 {spec.pod_cidr}, routes, forwarding)")
     steps = nodeprep.node_local_steps(profile=cfg.profile, pod_cidr=spec.pod_cidr, cluster_pod_cidr=cfg.pod_cidr,
@@ -427,7 +481,7 @@ def init(opts: InitOptions, out: Out | None = None) -> tuple[ClusterConfig, str]
     start_dns(cfg, out)
     command = join_command(cfg.api_url, pki_.node_token, pki_.ca_data)
     out.step("🏄", "Your control plane is up. Join nodes (as root, on each machine) with:")
-    out.detail(f"{command} --node-name NAME --node-ip IP --pod-cidr CIDR")
+    out.detail(f"{command} --node-name NAME --node-ip IP")
     return cfg, command
 
 
