@@ -1,8 +1,14 @@
 """`start`, `stop`, `delete`, `status` and the `node` verbs, as straight lines of named phases.
 
 `start` (k3s-style, one phase after another, each idempotent so `start` on a running profile only
-ensures): config → images → pki → host network → control plane (wait /readyz) → kubeconfig → system
-objects (kube-dns Service + Endpoints) → DNS → nodes (namespace + node process each) → wait Ready.
+ensures): config → images → pki (the API server presents its CA, for join's pin) → host network (bridge,
+each node's namespace + veth) → control plane (wait /readyz) → kubeconfig → system objects (kube-dns
+Service + Endpoints, the layout ConfigMap joiners read) → DNS → nodes → wait Ready.
+
+Nodes join the way a VM does (join.py): `minikube-py join` runs inside each node namespace with the API
+URL, the node token and the CA pin; it registers the Node, gets the pod CIDR the control plane assigns,
+builds cni0 and starts the agent. The host's routes to the pod CIDRs then follow the Node objects
+(`sync_host_routes`).
 
 `stop` ends the node processes first (so no agent restarts anything), removes the profile's containers,
 ends DNS and the control plane, then undoes the network. Pod containers are removed, not kept: their
@@ -163,13 +169,16 @@ def start(opts: StartOptions, out: Out | None = None) -> ClusterConfig:
     try:
         phase_images(cfg, opts, out)
         pki_ = phase_pki(cfg, out)
+        from minikube_py.cluster import discovery
+        if discovery.ensure_ca_in_serving_chain(cfg.state_dir) and supervisor.is_running(cfg.state_dir, CONTROLPLANE):
+            supervisor.stop(cfg.state_dir, CONTROLPLANE)  # restarted below, presenting the CA (join pins it)
         nodes = layout.load_nodes(cfg)
         phase_host_network(cfg, nodes, opts, out)
         phase_control_plane(cfg, opts, out)
         phase_kubeconfig(cfg, pki_, out)
         phase_system_objects(cfg, out)
         phase_dns(cfg, out)
-        nodes = phase_nodes(cfg, nodes, out)
+        nodes = phase_nodes(cfg, nodes, out, opts.wait_timeout)
         phase_wait_nodes_ready(cfg, nodes, opts.wait_timeout, out)
     except (ClusterError, KeyboardInterrupt):
         # kind's rule: a failed bring-up removes what it made unless asked to keep it. A profile that was
@@ -267,7 +276,7 @@ def phase_pki(cfg: ClusterConfig, out: Out):
 def phase_host_network(cfg: ClusterConfig, nodes: list[NodeSpec], opts: StartOptions, out: Out) -> None:
     out.step("🔗", f"Configuring the host network ({cfg.bridge}, {len(nodes)} node namespace(s))")
     try:
-        network.bring_up(cfg, nodes, opts.keep_on_failure, progress=out.detail)
+        network.bring_up(cfg, nodes, opts.keep_on_failure, progress=out.detail, inside=False)
     except network.StepFailed as err:
         raise ClusterError("HOST_NETWORK", str(err)) from err
     except RuntimeError as err:
@@ -321,6 +330,8 @@ def phase_system_objects(cfg: ClusterConfig, out: Out) -> None:
         api.ensure("/api/v1/namespaces/kube-system/endpoints", eps)
     except (ApiCallError, OSError) as err:
         raise ClusterError("SYSTEM_OBJECTS", f"creating kube-system/kube-dns: {err}") from err
+    from minikube_py.cluster.join import publish_cluster_config
+    publish_cluster_config(cfg)  # what `join` reads, here as on a VM control plane
 
 
 def dns_answers(ip: str, timeout: float = 0.5) -> bool:
@@ -349,28 +360,71 @@ def phase_dns(cfg: ClusterConfig, out: Out) -> None:
         raise ClusterError("DNS", f"{err}\n--- {DNS}.log ---\n{supervisor.log_tail(cfg.state_dir, DNS)}") from err
 
 
-def node_argv(cfg: ClusterConfig, node: NodeSpec) -> tuple[list[str], list[str]]:
-    """The node process command (inside the node namespace) and the part of it that identifies it."""
-    payload = ["-m", "agent", "--profile", cfg.profile, "--node-name", node.name, "--node-ip", node.ip,
-               "--pod-cidr", node.pod_cidr]
-    return ["ip", "netns", "exec", node.netns, sys.executable] + payload, payload
+def join_argv(cfg: ClusterConfig, node: NodeSpec, wait_timeout: float) -> list[str]:
+    """`minikube-py join` inside the node's namespace: API URL, node token (a file), CA pin, name, IP —
+    what a VM gets, nothing local-only (no --pod-cidr: the control plane assigns it)."""
+    from minikube_py import pki
+    from minikube_py.cluster import discovery, join
+    token_file = cfg.state_dir / join.JOIN_TOKEN_FILE
+    token = json.loads((cfg.state_dir / pki.TOKENS).read_text())["node"]
+    join._write_private(token_file, token.encode() + b"\n")
+    pin = discovery.ca_cert_hash((cfg.state_dir / pki.CA_CERT).read_bytes())
+    return ["ip", "netns", "exec", node.netns, sys.executable, "-m", "minikube_py.cli", "join", "-p", cfg.profile,
+            "--api-url", cfg.api_url, "--token-file", str(token_file), "--ca-cert-hash", pin,
+            "--node-name", node.name, "--node-ip", node.ip, "--wait-timeout", str(wait_timeout)]
+
+
+def join_node(cfg: ClusterConfig, node: NodeSpec, wait_timeout: float = 120.0) -> None:
+    """Join local node *node* (its namespace and veth exist) and wait until it is Ready."""
+    proc = subprocess.run(join_argv(cfg, node, wait_timeout), cwd=PROJECT_ROOT, env=child_env(),
+                          capture_output=True, text=True, timeout=wait_timeout + 60)
+    if proc.returncode != 0:
+        raise ClusterError("NODE_JOIN", f'node "{node.name}" could not join:\n{proc.stdout[-4000:]}'
+                           f"{proc.stderr[-4000:]}\n--- {node.process_name}.log ---\n"
+                           f"{supervisor.log_tail(cfg.state_dir, node.process_name)}")
+
+
+def sync_host_routes(cfg: ClusterConfig) -> None:
+    """The host's `<podCIDR> via <node IP>` routes, from the Node objects (host-gw, as each agent does)."""
+    try:
+        nodes = api_for(cfg).get("/api/v1/nodes").get("items") or []
+    except (ApiCallError, OSError) as err:
+        raise ClusterError("HOST_ROUTES", f"listing nodes for the host routes: {err}") from err
+    network.sync_host_pod_routes(cfg, network.host_pod_routes(cfg, nodes))
+
+
+def node_argv(cfg: ClusterConfig, node: NodeSpec, pod_cidr: str | None = None) -> tuple[list[str], list[str]]:
+    """The node process `join` runs for a local node (inside its namespace), and the part of it that
+    identifies it. The pod CIDR is the one the control plane gave (join's record) unless given."""
+    from minikube_py import pki
+    from minikube_py.cluster import join
+    record = cfg.state_dir / f"joined-{node.name}.json"
+    if pod_cidr is None:
+        pod_cidr = json.loads(record.read_text())["pod_cidr"] if record.is_file() else node.pod_cidr
+    spec = join.JoinSpec(api_url=cfg.api_url, node_name=node.name, node_ip=node.ip, pod_cidr=pod_cidr, token="",
+                         ca_cert_hash=None, ca_pem=None, interface=None, foreground=False, wait_timeout=0)
+    full = join.node_argv(cfg.profile, spec, cfg.state_dir / join.JOIN_TOKEN_FILE, cfg.state_dir / pki.CA_CERT)
+    return ["ip", "netns", "exec", node.netns] + full, full[1:]
 
 
 def start_node_process(cfg: ClusterConfig, node: NodeSpec) -> int:
+    """Start a joined local node's agent again (as `join` started it), e.g. after it was killed."""
     argv, match = node_argv(cfg, node)
     return supervisor.start(cfg.state_dir, node.process_name, argv, match=match, cwd=PROJECT_ROOT,
                             env=child_env())
 
 
-def phase_nodes(cfg: ClusterConfig, nodes: list[NodeSpec], out: Out) -> list[NodeSpec]:
-    """Start every node's process (a stopped node is started again: `start` ensures the whole cluster)."""
+def phase_nodes(cfg: ClusterConfig, nodes: list[NodeSpec], out: Out, wait_timeout: float = 120.0) -> list[NodeSpec]:
+    """Join every node (a stopped node is started again: `start` ensures the whole cluster), one after the
+    other so that a fresh cluster's ranges follow the node order."""
     started = []
     for node in nodes:
-        out.step("🚀", f'Starting node "{node.name}" ({node.ip}, pods {node.pod_cidr}, netns {node.netns})')
+        out.step("🚀", f'Starting node "{node.name}" ({node.ip}, netns {node.netns}): minikube-py join')
         network.set_node_link(node, up=True)
-        start_node_process(cfg, node)
+        join_node(cfg, node, wait_timeout)
         started.append(dataclasses.replace(node, stopped=False))
     layout.save_nodes(cfg, started)
+    sync_host_routes(cfg)
     return started
 
 
@@ -506,14 +560,14 @@ def node_add(profile: str, wait_timeout: float = 180.0, out: Out | None = None) 
     _require_running(cfg)
     nodes = layout.load_nodes(cfg)
     node = layout.node_spec(cfg, layout.next_node_index(nodes))
-    out.step("😄", f'Adding node "{node.name}" to cluster "{profile}" ({node.ip}, pods {node.pod_cidr})')
+    out.step("😄", f'Adding node "{node.name}" to cluster "{profile}" ({node.ip})')
     try:
-        network.execute_plan(network.node_steps(cfg, node, nodes + [node]), progress=out.detail)
+        network.execute_plan(network.node_steps(cfg, node, nodes + [node], inside=False), progress=out.detail)
     except network.StepFailed as err:
         raise ClusterError("NODE_ADD", str(err)) from err
     layout.save_nodes(cfg, nodes + [node])
-    start_node_process(cfg, node)
-    wait_nodes_ready(cfg, [node], wait_timeout)
+    join_node(cfg, node, wait_timeout)
+    sync_host_routes(cfg)
     out.step("🏄", f'Successfully added "{node.name}" to "{profile}"!')
     return node
 
@@ -530,12 +584,14 @@ def node_delete(profile: str, name: str, out: Out | None = None) -> None:
     supervisor.stop(cfg.state_dir, node.process_name)
     remove_containers(profile, node.name)
     # Plan with this node last, so its plan includes the routes to it in every other node's namespace.
-    errors = network.undo_plan(network.node_steps(cfg, node, others + [node]))
+    errors = network.undo_plan(network.node_steps(cfg, node, others + [node], inside=False))
     layout.save_nodes(cfg, others)
+    (cfg.state_dir / f"joined-{name}.json").unlink(missing_ok=True)
     if supervisor.is_running(cfg.state_dir, CONTROLPLANE):
         try:
             api_for(cfg).delete(f"/api/v1/nodes/{name}")
-        except (ApiCallError, OSError) as err:
+            sync_host_routes(cfg)  # drops the host's route to its pod range
+        except (ApiCallError, OSError, ClusterError) as err:
             errors.append(f"deleting Node {name}: {err}")
     if errors:
         raise ClusterError("NODE_DELETE", "\n".join(errors))
@@ -564,11 +620,11 @@ def node_start(profile: str, name: str, wait_timeout: float = 180.0, out: Out | 
     out.step("👍", f'Starting node "{name}" ...')
     others_first = [n for n in nodes if n.index != node.index] + [node]
     try:
-        network.execute_plan(network.node_steps(cfg, node, others_first), progress=out.detail)
+        network.execute_plan(network.node_steps(cfg, node, others_first, inside=False), progress=out.detail)
     except network.StepFailed as err:
         raise ClusterError("NODE_START", str(err)) from err
     network.set_node_link(node, up=True)
-    start_node_process(cfg, node)
+    join_node(cfg, node, wait_timeout)  # the Node exists: it keeps its pod range
     layout.save_nodes(cfg, [dataclasses.replace(n, stopped=False) if n.index == node.index else n for n in nodes])
-    wait_nodes_ready(cfg, [node], wait_timeout)
+    sync_host_routes(cfg)
     out.step("😄", f'Successfully started node "{name}"!')

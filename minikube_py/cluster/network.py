@@ -21,6 +21,13 @@ What a node looks like when done (node *i* of profile P on bridge mkpyK):
     netns mkpy-P-i:  eth0 192.168.49.(2+i)/24 ════╝   (no default route)
                      cni0 10.244.i.1/24, ip_forward=1, 10.96.0.0/12 dev cni0
                      10.244.j.0/24 via 192.168.49.(2+j) for every other node j (host-gw)
+
+`start` plans only the host side of a node here (`node_steps(..., inside=False)`: namespace, veth, the
+service route): the inside is made by `minikube-py join` run in the namespace (nodeprep.py), with the pod
+CIDR the control plane assigned, exactly as on a VM; the host's `<podCIDR> via <node IP>` routes follow
+the Node objects (`host_pod_routes` + `sync_host_pod_routes`). `inside=True` (the default) still plans the
+whole static layout above from the index-derived CIDRs, for callers that build a network without a
+control plane (tests/integration/test_network.py).
 """
 from __future__ import annotations
 
@@ -363,12 +370,21 @@ def host_steps(cfg: ClusterConfig) -> list[Step]:
     ]
 
 
-def node_steps(cfg: ClusterConfig, node: NodeSpec, all_nodes: list[NodeSpec]) -> list[Step]:
+def node_steps(cfg: ClusterConfig, node: NodeSpec, all_nodes: list[NodeSpec], inside: bool = True) -> list[Step]:
     """One node's part, in bring-up order. *all_nodes* gives the host-gw routes to and from the others.
 
     Routes *into* another node's namespace are planned only for nodes listed before this one in
     *all_nodes* (those are made first); the later ones add their route to this node themselves.
+    `inside=False`: only the host side (namespace, veth, the host's service route); `join` does the rest.
     """
+    if not inside:
+        host_side: list[Step] = [
+            Netns(node.netns),
+            NodeLink(node.host_veth, cfg.bridge, node.netns, f"{node.ip}/{cfg.node_prefixlen}"),
+        ]
+        if node.index == min(n.index for n in all_nodes):
+            host_side.append(Route(cfg.service_cidr, via=node.ip))
+        return host_side
     pod_gw = str(ipaddress.ip_network(node.pod_cidr).network_address + 1)
     others = [n for n in all_nodes if n.index != node.index]
     position = next(i for i, n in enumerate(all_nodes) if n.index == node.index)
@@ -447,11 +463,11 @@ def undo_plan(steps: list[Step], progress: Progress | None = None) -> list[str]:
 
 
 def bring_up(cfg: ClusterConfig, nodes: list[NodeSpec], keep_on_failure: bool = False,
-             progress: Progress | None = None) -> list[Step]:
+             progress: Progress | None = None, inside: bool = True) -> list[Step]:
     """Host network plus every node's namespace, as one plan (so a failure undoes the whole run)."""
     plan = host_steps(cfg)
     for node in nodes:
-        plan += node_steps(cfg, node, nodes)
+        plan += node_steps(cfg, node, nodes, inside)
     return execute_plan(plan, keep_on_failure, progress)
 
 
@@ -461,6 +477,39 @@ def tear_down(cfg: ClusterConfig, nodes: list[NodeSpec], progress: Progress | No
     for node in nodes:
         plan += node_steps(cfg, node, nodes)
     return undo_plan(plan, progress)
+
+
+def host_pod_routes(cfg: ClusterConfig, nodes: list[dict]) -> dict[str, str]:
+    """Pure: {Node spec.podCIDR: its InternalIP} for the Nodes on this profile's node network whose range
+    lies in the cluster pod CIDR — the host's host-gw routes (a VM node elsewhere is not routed from here)."""
+    pods = ipaddress.ip_network(cfg.pod_cidr)
+    subnet = ipaddress.ip_network(cfg.node_subnet)
+    out = {}
+    for n in nodes:
+        cidr = (n.get("spec") or {}).get("podCIDR")
+        ip = next((a.get("address") for a in (n.get("status") or {}).get("addresses") or []
+                   if a.get("type") == "InternalIP"), None)
+        try:
+            if cidr and ip and ipaddress.ip_network(cidr).subnet_of(pods) and ipaddress.ip_address(ip) in subnet:
+                out[str(ipaddress.ip_network(cidr))] = ip
+        except ValueError:
+            continue
+    return out
+
+
+def sync_host_pod_routes(cfg: ClusterConfig, want: dict[str, str]) -> None:
+    """Make the host's gateway routes inside the cluster pod CIDR exactly *want* (`replace` each, delete the
+    others: a deleted node's range). Only routes inside this profile's pod CIDR are touched."""
+    pods = ipaddress.ip_network(cfg.pod_cidr)
+    for dst, via in want.items():
+        Route(dst, via=via).execute()
+    for r in shell.ip_json(["route", "show"]):
+        dst, gw = r.get("dst", ""), r.get("gateway")
+        if not gw or "/" not in dst or r.get("type", "unicast") != "unicast":
+            continue
+        net = ipaddress.ip_network(dst, strict=False)
+        if net.subnet_of(pods) and net != pods and want.get(str(net)) != gw:
+            shell.ip(["route", "del", dst, "via", gw], check=False)
 
 
 def set_node_link(node: NodeSpec, up: bool) -> None:

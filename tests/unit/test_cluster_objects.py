@@ -34,8 +34,11 @@ def test_node_process_runs_inside_its_namespace() -> None:
     argv, match = lifecycle.node_argv(cfg, node)
     assert argv[:4] == ["ip", "netns", "exec", "mkpy-p-1"]
     assert argv[-len(match):] == match
-    assert match == ["-m", "agent", "--profile", "p", "--node-name", "p-m02", "--node-ip", "192.168.49.3",
-                     "--pod-cidr", "10.244.1.0/24"]
+    # What `join` starts: the pod CIDR the control plane gave (here: the one passed), told where the API is.
+    assert match[:8] == ["-m", "agent", "--profile", "p", "--node-name", "p-m02", "--node-ip", "192.168.49.3"]
+    assert match[8:12] == ["--pod-cidr", "10.244.1.0/24", "--api-url", "https://192.168.49.1:8443"]
+    _, other = lifecycle.node_argv(cfg, node, pod_cidr="10.244.7.0/24")
+    assert other[9] == "10.244.7.0/24"
 
 
 def test_node_ready_reads_the_ready_condition() -> None:
