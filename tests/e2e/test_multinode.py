@@ -282,7 +282,8 @@ def test_node_add_joins_and_receives_new_pods(app) -> None:
                            check=True).stdout
     assert f"from {pod['metadata']['name']}" in body
     node = next(n for n in cluster.nodes if n.name == new)
-    assert curl(f"http://{node.ip}:{NODE_PORT}/")
+    # (Its proxy programs the NodePort once the new pod's endpoint reaches it: moments after Ready.)
+    wait_until(lambda: curl(f"http://{node.ip}:{NODE_PORT}/"), 15, f"the NodePort on {new}")
 
 
 def test_delete_leaves_nothing_of_any_node(app) -> None:
