@@ -195,3 +195,59 @@ def test_reload_under_load_drops_no_request(ingress):
         worker.join()
     assert count[0] > 100
     assert failures == []
+
+
+def _self_signed(host: str, tmp_path) -> tuple[str, str]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    crt, pem = tmp_path / "tls.crt", tmp_path / "tls.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    return str(crt), str(pem)
+
+
+def test_ingress_tls_from_a_secret_and_ssl_redirect(ingress, tmp_path):
+    cluster = ingress
+    node_ip = cluster.node_ip(0)
+    host = "secure.example"
+    crt, key = _self_signed(host, tmp_path)
+    cluster.kubectl("create", "secret", "tls", "secure-tls", f"--cert={crt}", f"--key={key}", check=True)
+    tls_ingress = f"""
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: secure}}
+spec:
+  tls: [{{hosts: [{host}], secretName: secure-tls}}]
+  rules:
+    - host: {host}
+      http:
+        paths:
+          - {{path: /, pathType: Prefix, backend: {{service: {{name: echo-v1, port: {{number: 3000}}}}}}}}
+"""
+    cluster.apply(tls_ingress)
+    try:
+        def https_answer() -> str:
+            proc = subprocess.run(["curl", "-sS", "-m", "5", "--cacert", crt, "--resolve", f"{host}:443:{node_ip}",
+                                   f"https://{host}/"], capture_output=True, text=True, timeout=15)
+            return proc.stdout if proc.returncode == 0 else ""
+
+        assert "echo v1" in wait_until(https_answer, timeout=60, what="HTTPS with the Secret's certificate")
+        code, _ = http(f"http://{node_ip}/", host)
+        assert code == 308  # ssl-redirect defaults to true for TLS hosts, as in ingress-nginx
+    finally:
+        cluster.kubectl("delete", "-f", "-", "--ignore-not-found", input=tls_ingress)
+        cluster.kubectl("delete", "secret", "secure-tls", "--ignore-not-found")
