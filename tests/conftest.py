@@ -24,6 +24,8 @@ os.environ["KUBECONFIG"] = str(TEST_HOME / "kubeconfig")
 os.environ.pop("MINIKUBE_PY_PROFILE", None)
 # Test clusters' DNS forwards nothing: the host's resolver is not an address our tests may send to.
 os.environ["MINIKUBE_PY_DNS_UPSTREAMS"] = "none"
+# ...and its agents never ask Docker to pull: no registry is ours to send to (a missing image fails at once).
+os.environ["MINIKUBE_PY_OFFLINE"] = "1"
 TEST_HOME.mkdir(parents=True, exist_ok=True)
 
 TEST_PROFILE_PREFIX = "mkt-"
