@@ -198,6 +198,13 @@ def start(opts: StartOptions, out: Out | None = None) -> ClusterConfig:
 
 def phase_config(opts: StartOptions, out: Out) -> ClusterConfig:
     """Load the profile, or choose its network slot and save a new one."""
+    if opts.proxy_mode == "ipvs":
+        # Fail before anything is made: every node's proxy would otherwise start without rules.
+        from proxy.ipvs import IpvsUnavailable, require_ipvs
+        try:
+            require_ipvs()
+        except IpvsUnavailable as err:
+            raise ClusterError("PROVIDER_IPVS_UNAVAILABLE", str(err), exit_code=14) from None
     if profile_exists(opts.profile):
         cfg = ClusterConfig.load(opts.profile)
         changed = False
