@@ -69,6 +69,23 @@ def link_exists(name: str, netns: str | None = None) -> bool:
     return bool(shell.ip_json(["link", "show", "dev", name], netns))
 
 
+def link_is_up(name: str, netns: str | None = None) -> bool:
+    links = shell.ip_json(["link", "show", "dev", name], netns)
+    return bool(links) and "UP" in links[0].get("flags", [])
+
+
+def has_address(dev: str, cidr: str, netns: str | None = None) -> bool:
+    """True when *dev* (in *netns*) carries *cidr* ("10.244.0.1/24") exactly: address and prefix length."""
+    want_ip, want_len = cidr.split("/")
+    return any(a.get("local") == want_ip and str(a.get("prefixlen")) == want_len
+               for link in shell.ip_json(["addr", "show", "dev", dev], netns) for a in link.get("addr_info", []))
+
+
+def docker_user_chain_exists() -> bool:
+    """Docker runs in this namespace (it made DOCKER-USER, where users add exceptions to its FORWARD DROP)."""
+    return shell.ok(["iptables", "-w", "-n", "-L", "DOCKER-USER"])
+
+
 # --- routes ------------------------------------------------------------------------------------------
 @dataclass
 class Route:
@@ -157,17 +174,7 @@ class HostBridge:
         return alias[len(BRIDGE_ALIAS_PREFIX):] if alias.startswith(BRIDGE_ALIAS_PREFIX) else ""
 
     def present(self) -> bool:
-        return self.owner() == self.profile and self._has_address() and self._is_up()
-
-    def _has_address(self) -> bool:
-        addrs = shell.ip_json(["addr", "show", "dev", self.name])
-        want_ip, want_len = self.address.split("/")
-        return any(a.get("local") == want_ip and str(a.get("prefixlen")) == want_len
-                   for link in addrs for a in link.get("addr_info", []))
-
-    def _is_up(self) -> bool:
-        links = shell.ip_json(["link", "show", "dev", self.name])
-        return bool(links) and "UP" in links[0].get("flags", [])
+        return self.owner() == self.profile and has_address(self.name, self.address) and link_is_up(self.name)
 
     def execute(self) -> None:
         owner = self.owner()
@@ -177,7 +184,7 @@ class HostBridge:
         elif owner != self.profile:
             raise RuntimeError(f"bridge {self.name} exists and belongs to {owner or 'something else'}, "
                                f"not profile {self.profile}")
-        if not self._has_address():
+        if not has_address(self.name, self.address):
             shell.ip(["addr", "replace", self.address, "dev", self.name])
         shell.ip(["link", "set", "dev", self.name, "up"])
 
@@ -224,13 +231,38 @@ class Sysctl:
 def forward_chain() -> str:
     """`DOCKER-USER` when Docker made it (Docker sets FORWARD to DROP and this chain is where users
     add exceptions); plain `FORWARD` on a host without Docker."""
-    return "DOCKER-USER" if shell.ok(["iptables", "-w", "-n", "-L", "DOCKER-USER"]) else "FORWARD"
+    return "DOCKER-USER" if docker_user_chain_exists() else "FORWARD"
+
+
+class AcceptRule:
+    """The shared mechanics of an `iptables -I <chain> <match> -j ACCEPT` step, tagged with the comment
+    `minikube-py:<profile>` so that leftovers can be found and removed without touching anybody else's
+    rules. Subclasses (dataclasses) have `chain` and `profile` fields and say what to match (`_match`)."""
+
+    chain: str
+    profile: str
+
+    def _match(self) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _rule(self) -> list[str]:
+        return self._match() + ["-m", "comment", "--comment", f"minikube-py:{self.profile}", "-j", "ACCEPT"]
+
+    def present(self) -> bool:
+        return shell.ok(["iptables", "-w", "-C", self.chain] + self._rule())
+
+    def execute(self) -> None:
+        if not self.present():
+            shell.run(["iptables", "-w", "-I", self.chain] + self._rule())
+
+    def undo(self) -> None:
+        while self.present():  # a crash between -C and -I could have doubled it; remove every copy
+            shell.run(["iptables", "-w", "-D", self.chain] + self._rule())
 
 
 @dataclass
-class ForwardAccept:
-    """`iptables -I DOCKER-USER -i <bridge> -o <bridge> -j ACCEPT`, tagged with a comment naming the
-    profile so that leftovers can be found and removed without touching anybody else's rules.
+class ForwardAccept(AcceptRule):
+    """`iptables -I DOCKER-USER -i <bridge> -o <bridge> -j ACCEPT` (see `AcceptRule`).
 
     Bridged traffic between our veths passes the host's FORWARD chain (Docker turns on bridge
     netfilter), which Docker has set to DROP; only bridge-to-same-bridge traffic is allowed, so nothing
@@ -245,20 +277,8 @@ class ForwardAccept:
     def __post_init__(self) -> None:
         self.description = self.description or f"iptables {self.chain}: accept {self.bridge} → {self.bridge}"
 
-    def _rule(self) -> list[str]:
-        return ["-i", self.bridge, "-o", self.bridge, "-m", "comment", "--comment",
-                f"minikube-py:{self.profile}", "-j", "ACCEPT"]
-
-    def present(self) -> bool:
-        return shell.ok(["iptables", "-w", "-C", self.chain] + self._rule())
-
-    def execute(self) -> None:
-        if not self.present():
-            shell.run(["iptables", "-w", "-I", self.chain] + self._rule())
-
-    def undo(self) -> None:
-        while self.present():  # a crash between -C and -I could have doubled it; remove every copy
-            shell.run(["iptables", "-w", "-D", self.chain] + self._rule())
+    def _match(self) -> list[str]:
+        return ["-i", self.bridge, "-o", self.bridge]
 
 
 # --- nodes --------------------------------------------------------------------------------------------
@@ -300,12 +320,8 @@ class NodeLink:
         self.description = self.description or f"veth {self.host_veth} ↔ {self.netns}:{NODE_IFACE} {self.address}"
 
     def present(self) -> bool:
-        if not (link_exists(self.host_veth) and link_exists(NODE_IFACE, self.netns)):
-            return False
-        addrs = shell.ip_json(["addr", "show", "dev", NODE_IFACE], self.netns)
-        ip_, plen = self.address.split("/")
-        return any(a.get("local") == ip_ and str(a.get("prefixlen")) == plen
-                   for l in addrs for a in l.get("addr_info", []))
+        return (link_exists(self.host_veth) and link_exists(NODE_IFACE, self.netns)
+                and has_address(NODE_IFACE, self.address, self.netns))
 
     def execute(self) -> None:
         if not link_exists(self.host_veth):

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from minikube_py.cluster import shell
 from minikube_py.cluster.layout import BRIDGE_ALIAS_PREFIX
-from minikube_py.cluster.network import POD_BRIDGE, UNREACHABLE_METRIC, Route, Step, Sysctl
+from minikube_py.cluster.network import (POD_BRIDGE, UNREACHABLE_METRIC, AcceptRule, Route, Step, Sysctl,
+                                         docker_user_chain_exists, has_address, link_is_up)
 
 BR_NETFILTER_SYSCTL = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 
@@ -42,10 +43,9 @@ class NamespaceFacts:
 
     @classmethod
     def probe(cls) -> "NamespaceFacts":
-        docker_user = shell.ok(["iptables", "-w", "-n", "-L", "DOCKER-USER"])
         proc = shell.run(["iptables", "-w", "-S", "FORWARD"], check=False)
         drop = "-P FORWARD DROP" in proc.stdout
-        return cls(docker_user, drop, BR_NETFILTER_SYSCTL.exists())
+        return cls(docker_user_chain_exists(), drop, BR_NETFILTER_SYSCTL.exists())
 
 
 @dataclass
@@ -69,13 +69,7 @@ class LocalPodBridge:
         return links[0] if links else None
 
     def present(self) -> bool:
-        link = self._link()
-        if not link or "UP" not in link.get("flags", []):
-            return False
-        ip_, plen = self.address.split("/")
-        addrs = shell.ip_json(["addr", "show", "dev", POD_BRIDGE])
-        return any(a.get("local") == ip_ and str(a.get("prefixlen")) == plen
-                   for l in addrs for a in l.get("addr_info", []))
+        return link_is_up(POD_BRIDGE) and has_address(POD_BRIDGE, self.address)
 
     def execute(self) -> None:
         if self._link() is None:
@@ -91,7 +85,7 @@ class LocalPodBridge:
 
 
 @dataclass
-class IfaceAccept:
+class IfaceAccept(AcceptRule):
     """`iptables -I <chain> -i|-o cni0 -m comment --comment minikube-py:<profile> -j ACCEPT`."""
 
     chain: str
@@ -103,20 +97,8 @@ class IfaceAccept:
     def __post_init__(self) -> None:
         self.description = self.description or f"iptables {self.chain}: accept {self.direction} {self.iface}"
 
-    def _rule(self) -> list[str]:
-        return [self.direction, self.iface, "-m", "comment", "--comment", f"minikube-py:{self.profile}",
-                "-j", "ACCEPT"]
-
-    def present(self) -> bool:
-        return shell.ok(["iptables", "-w", "-C", self.chain] + self._rule())
-
-    def execute(self) -> None:
-        if not self.present():
-            shell.run(["iptables", "-w", "-I", self.chain] + self._rule())
-
-    def undo(self) -> None:
-        while self.present():
-            shell.run(["iptables", "-w", "-D", self.chain] + self._rule())
+    def _match(self) -> list[str]:
+        return [self.direction, self.iface]
 
 
 def node_local_steps(*, profile: str, pod_cidr: str, cluster_pod_cidr: str, service_cidr: str,
