@@ -333,13 +333,9 @@ def join(opts: JoinOptions, out: Out | None = None, profile: str | None = None) 
     tmp_ca.write_bytes(ca_pem)
     try:
         cfg = fetch_cluster_config(spec, tmp_ca)
-    finally:
-        tmp_ca.unlink(missing_ok=True)
-    if profile:
-        cfg.profile = profile
-    check_against_cluster(spec, cfg)
-    tmp_ca.write_bytes(ca_pem)
-    try:
+        if profile:
+            cfg.profile = profile
+        check_against_cluster(spec, cfg)
         spec = dataclasses.replace(spec, pod_cidr=register_node(spec, tmp_ca))
     finally:
         tmp_ca.unlink(missing_ok=True)
