@@ -14,6 +14,8 @@ import asyncio
 import logging
 from typing import Awaitable, Callable
 
+from minikube_py.client.workqueue import DelayedAdds
+
 log = logging.getLogger(__name__)
 
 
@@ -22,7 +24,7 @@ class PodWorkers:
         self._sync = sync
         self._tasks: dict[str, asyncio.Task] = {}
         self._wake: dict[str, asyncio.Event] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._delayed = DelayedAdds()
         self._failures: dict[str, int] = {}
         self.base_retry = base_retry
         self.max_retry = max_retry
@@ -48,18 +50,7 @@ class PodWorkers:
         if seconds <= 0:
             self.enqueue(uid)
             return
-        loop = asyncio.get_running_loop()
-        existing = self._timers.get(uid)
-        if existing is not None and existing.when() <= loop.time() + seconds:
-            return
-        if existing is not None:
-            existing.cancel()
-
-        def fire() -> None:
-            self._timers.pop(uid, None)
-            self.enqueue(uid)
-
-        self._timers[uid] = loop.call_later(seconds, fire)
+        self._delayed.call_later(uid, seconds, self.enqueue)
 
     async def _run(self, uid: str) -> None:
         ev = self._wake[uid]
@@ -85,14 +76,11 @@ class PodWorkers:
         finally:
             self._tasks.pop(uid, None)
             self._wake.pop(uid, None)
-            timer = self._timers.pop(uid, None)
-            if timer is not None:
-                timer.cancel()
+            self._delayed.cancel(uid)
 
     async def stop(self) -> None:
         self._closed = True
-        for t in self._timers.values():
-            t.cancel()
+        self._delayed.cancel_all()
         tasks = list(self._tasks.values())
         for t in tasks:
             t.cancel()

@@ -11,13 +11,46 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Iterable
+from typing import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
 
 class ShutDown(Exception):
     pass
+
+
+class DelayedAdds:
+    """Per-key delayed callbacks where the earliest pending one wins (client-go's `AddAfter`): asking again
+    for a key with a later deadline changes nothing, an earlier one replaces the pending timer. Shared by
+    `WorkQueue.add_after` and the agent's pod workers, which both want "at most one wake-up per key"."""
+
+    def __init__(self) -> None:
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def call_later(self, key: str, seconds: float, callback: Callable[[str], None]) -> None:
+        loop = asyncio.get_running_loop()
+        existing = self._timers.get(key)
+        if existing is not None and existing.when() <= loop.time() + seconds:
+            return
+        if existing is not None:
+            existing.cancel()
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            callback(key)
+
+        self._timers[key] = loop.call_later(seconds, fire)
+
+    def cancel(self, key: str) -> None:
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def cancel_all(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
 
 class WorkQueue:
@@ -27,7 +60,7 @@ class WorkQueue:
         self._dirty: set[str] = set()
         self._processing: set[str] = set()
         self._failures: dict[str, int] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._delayed = DelayedAdds()
         self._cond = asyncio.Condition()
         self._shutting_down = False
         self.base_delay = base_delay
@@ -49,18 +82,7 @@ class WorkQueue:
         if seconds <= 0:
             self.add(key)
             return
-        loop = asyncio.get_running_loop()
-        existing = self._timers.get(key)
-        if existing is not None and existing.when() <= loop.time() + seconds:
-            return
-        if existing is not None:
-            existing.cancel()
-
-        def fire() -> None:
-            self._timers.pop(key, None)
-            self.add(key)
-
-        self._timers[key] = loop.call_later(seconds, fire)
+        self._delayed.call_later(key, seconds, self.add)
 
     def add_rate_limited(self, key: str) -> None:
         n = self._failures.get(key, 0)
@@ -92,9 +114,7 @@ class WorkQueue:
 
     def shutdown(self) -> None:
         self._shutting_down = True
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._delayed.cancel_all()
         self._wake()
 
     def _wake(self) -> None:
