@@ -33,6 +33,7 @@ from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSError, DNSHeader, DNSRecord
 
 from dns.qname import IPNetwork, Kind, parse
 from dns.records import ClusterView, ZoneSettings, answer
+from dns.transport import bind_udp_and_tcp, close_udp_and_tcp, read_tcp_message, tcp_frame
 from dns.upstream import Forwarder, question_end
 
 log = logging.getLogger(__name__)
@@ -139,33 +140,13 @@ class DnsServer:
     # --- transports --------------------------------------------------------------------------------
     async def serve(self, host: str, port: int) -> int:
         """Bind UDP and TCP on *host*:*port* (0: a free port, the same for both); return the port."""
-        loop = asyncio.get_running_loop()
-        for _attempt in range(20):
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self), local_addr=(host, port))
-            bound = transport.get_extra_info("sockname")[1]
-            try:
-                self._tcp = await asyncio.start_server(self._serve_tcp, host, bound, reuse_address=True)
-            except OSError:
-                transport.close()
-                if port:
-                    raise
-                continue  # the free UDP port is taken for TCP: try another
-            self._udp = transport
-            self.port = bound
-            log.info("DNS listening on %s:%d (udp, tcp)", host, bound)
-            return bound
-        raise OSError(f"no port free for both UDP and TCP on {host}")
+        self._udp, self._tcp, self.port = await bind_udp_and_tcp(host, port, lambda: _UdpProtocol(self),
+                                                                 self._serve_tcp)
+        log.info("DNS listening on %s:%d (udp, tcp)", host, self.port)
+        return self.port
 
     async def close(self) -> None:
-        if self._udp:
-            self._udp.close()
-        if self._tcp:
-            self._tcp.close()
-            await self._tcp.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await close_udp_and_tcp(self._udp, self._tcp, self._tasks)
 
     def _spawn(self, coro) -> None:  # noqa: ANN001
         task = asyncio.create_task(coro)
@@ -181,12 +162,11 @@ class DnsServer:
         client_ip = writer.get_extra_info("peername")[0]
         try:
             while True:
-                size = struct.unpack("!H", await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_SECONDS))[0]
-                data = await asyncio.wait_for(reader.readexactly(size), TCP_IDLE_SECONDS)
+                data = await read_tcp_message(reader, TCP_IDLE_SECONDS)
                 reply = await self.handle(data, client_ip)
                 if reply is None:
                     continue
-                writer.write(struct.pack("!H", len(reply)) + reply)
+                writer.write(tcp_frame(reply))
                 await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
             pass

@@ -12,10 +12,11 @@ benchmarks must never reach a real resolver: this is what `--upstream` points at
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections import Counter
 
 from dnslib import QTYPE, RCODE, RR, TXT, A, DNSRecord
+
+from dns.transport import bind_udp_and_tcp, close_udp_and_tcp, read_tcp_message, tcp_frame
 
 EXAMPLE_IP = "192.0.2.1"
 
@@ -35,28 +36,12 @@ class FakeUpstream:
         return f"{self.host}:{self.port}"
 
     async def start(self) -> "FakeUpstream":
-        loop = asyncio.get_running_loop()
-        for _ in range(20):
-            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(self.host, 0))
-            port = transport.get_extra_info("sockname")[1]
-            try:
-                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port)
-            except OSError:
-                transport.close()
-                continue
-            self._udp, self.port = transport, port
-            return self
-        raise OSError("no free port for the fake upstream")
+        self._udp, self._tcp, self.port = await bind_udp_and_tcp(self.host, 0, lambda: _Udp(self),
+                                                                 self._serve_tcp)
+        return self
 
     async def close(self) -> None:
-        if self._udp:
-            self._udp.close()
-        if self._tcp:
-            self._tcp.close()
-            await self._tcp.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await close_udp_and_tcp(self._udp, self._tcp, self._tasks)
 
     async def reply_for(self, data: bytes, transport: str) -> bytes:
         query = DNSRecord.parse(data)
@@ -87,9 +72,8 @@ class FakeUpstream:
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                size = struct.unpack("!H", await reader.readexactly(2))[0]
-                reply = await self.reply_for(await reader.readexactly(size), "tcp")
-                writer.write(struct.pack("!H", len(reply)) + reply)
+                reply = await self.reply_for(await read_tcp_message(reader), "tcp")
+                writer.write(tcp_frame(reply))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

@@ -21,9 +21,10 @@ import ipaddress
 import logging
 import os
 import socket
-import struct
 from pathlib import Path
 from typing import Iterable
+
+from dns.transport import read_tcp_message, tcp_frame
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +113,9 @@ class Forwarder:
     async def _tcp(self, upstream: Upstream, query: bytes) -> bytes:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(*upstream), self.timeout)
         try:
-            writer.write(struct.pack("!H", len(query)) + query)
+            writer.write(tcp_frame(query))
             await writer.drain()
-            size = struct.unpack("!H", await asyncio.wait_for(reader.readexactly(2), self.timeout))[0]
-            return await asyncio.wait_for(reader.readexactly(size), self.timeout)
+            return await read_tcp_message(reader, self.timeout)
         finally:
             writer.close()
 
