@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import itertools
 import random
 from typing import Iterable
 
@@ -45,6 +46,14 @@ def _ip_of(spec: dict) -> str | None:
     return ip or None
 
 
+def _held(svc: dict) -> tuple[str | None, set[int]]:
+    """What a stored Service occupies: its ClusterIP (None for none or headless) and its nodePorts."""
+    spec = svc.get("spec") or {}
+    ip = _ip_of(spec)
+    ports = {int(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort")}
+    return (ip if ip and ip != "None" else None), ports
+
+
 class ServiceAllocator:
     def __init__(self, config: ClusterConfig, rng: random.Random | None = None) -> None:
         self.network = ipaddress.ip_network(config.service_cidr)
@@ -59,13 +68,7 @@ class ServiceAllocator:
         self.used_ips.clear()
         self.used_ports.clear()
         for svc in services:
-            spec = svc.get("spec") or {}
-            ip = _ip_of(spec)
-            if ip and ip != "None":
-                self.used_ips.add(ip)
-            for p in spec.get("ports") or []:
-                if p.get("nodePort"):
-                    self.used_ports.add(int(p["nodePort"]))
+            self.rebuild_add(svc)
 
     # --- ClusterIP ---------------------------------------------------------------------------------
     def _claim_ip(self, ip: str) -> str:
@@ -87,12 +90,8 @@ class ServiceAllocator:
         size = self.network.num_addresses
         base = int(self.network.network_address)
         # Random probing first (what the apiserver does: fewer reuse surprises), then a scan.
-        for _ in range(64):
-            cand = str(ipaddress.ip_address(base + self._rng.randrange(2, size - 1)))
-            if cand not in self.used_ips and cand not in self.reserved:
-                self.used_ips.add(cand)
-                return cand
-        for off in range(2, size - 1):
+        offsets = itertools.chain((self._rng.randrange(2, size - 1) for _ in range(64)), range(2, size - 1))
+        for off in offsets:
             cand = str(ipaddress.ip_address(base + off))
             if cand not in self.used_ips and cand not in self.reserved:
                 self.used_ips.add(cand)
@@ -128,7 +127,7 @@ class ServiceAllocator:
         spec = new.setdefault("spec", {})
         old_spec = (old or {}).get("spec") or {}
         old_ip = _ip_of(old_spec)
-        old_ports = {int(p["nodePort"]) for p in old_spec.get("ports") or [] if p.get("nodePort")}
+        _, old_ports = _held(old or {})
         claimed_ips: list[str] = []
         claimed_ports: list[int] = []
         try:
@@ -191,19 +190,13 @@ class ServiceAllocator:
             self.rebuild_add(old)
 
     def rebuild_add(self, svc: dict) -> None:
-        spec = svc.get("spec") or {}
-        ip = _ip_of(spec)
-        if ip and ip != "None":
+        ip, ports = _held(svc)
+        if ip:
             self.used_ips.add(ip)
-        for p in spec.get("ports") or []:
-            if p.get("nodePort"):
-                self.used_ports.add(int(p["nodePort"]))
+        self.used_ports |= ports
 
     def release(self, svc: dict) -> None:
-        spec = svc.get("spec") or {}
-        ip = _ip_of(spec)
-        if ip and ip != "None":
+        ip, ports = _held(svc)
+        if ip:
             self.used_ips.discard(ip)
-        for p in spec.get("ports") or []:
-            if p.get("nodePort"):
-                self.used_ports.discard(int(p["nodePort"]))
+        self.used_ports -= ports
