@@ -5,13 +5,6 @@ import asyncio
 import pytest
 
 from minikube_py.client import ApiClient, Conflict
-from minikube_py.controlplane import EmbeddedControlPlane
-
-
-@pytest.fixture(scope="module")
-def cp(tmp_path_factory):
-    with EmbeddedControlPlane(tmp_path_factory.mktemp("cp")) as cp:
-        yield cp
 
 
 async def test_concurrent_patches_all_land_and_a_stale_precondition_still_conflicts(cp):

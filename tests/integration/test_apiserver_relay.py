@@ -17,7 +17,6 @@ import pytest
 from aiohttp import web
 
 from minikube_py.client import ApiClient
-from minikube_py.controlplane import EmbeddedControlPlane
 from minikube_py.kubectl import kubectl_path
 
 
@@ -89,12 +88,6 @@ class FakeAgent:
     def __exit__(self, *exc: object) -> None:
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def cp(tmp_path_factory):
-    with EmbeddedControlPlane(tmp_path_factory.mktemp("cp")) as cp:
-        yield cp
 
 
 @pytest.fixture(scope="module")

@@ -14,21 +14,6 @@ from minikube_py.client.client import ApiError, Conflict, NotFound
 from minikube_py.controlplane import EmbeddedControlPlane
 
 
-@pytest.fixture(scope="module")
-def cp(tmp_path_factory):
-    with EmbeddedControlPlane(tmp_path_factory.mktemp("cp")) as cp:
-        yield cp
-
-
-@pytest.fixture
-async def client(cp):
-    c = ApiClient(cp.url, token=cp.pki.admin_token, ca_file=cp.pki.ca_cert)
-    try:
-        yield c
-    finally:
-        await c.close()
-
-
 @pytest.fixture
 async def raw(cp):
     """A plain aiohttp session trusting our CA, without a token: for requests the client won't make."""

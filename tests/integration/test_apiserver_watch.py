@@ -8,22 +8,11 @@ import pytest
 
 from minikube_py.client import ApiClient
 from minikube_py.client.client import Gone
-from minikube_py.controlplane import EmbeddedControlPlane
 
 
 @pytest.fixture(scope="module")
-def cp(tmp_path_factory):
-    with EmbeddedControlPlane(tmp_path_factory.mktemp("cp"), keep_events=3000) as cp:
-        yield cp
-
-
-@pytest.fixture
-async def client(cp):
-    c = ApiClient(cp.url, token=cp.pki.admin_token, ca_file=cp.pki.ca_cert)
-    try:
-        yield c
-    finally:
-        await c.close()
+def cp_options() -> dict:
+    return {"keep_events": 3000}  # room for the fan-out and resume tests' events
 
 
 def cm(name: str, value: str = "0", labels: dict | None = None) -> dict:

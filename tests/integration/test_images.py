@@ -7,7 +7,6 @@ failure. The bootstrap images themselves are left in the engine: the rest of the
 """
 from __future__ import annotations
 
-import socket
 import tarfile
 import time
 from pathlib import Path

@@ -3,44 +3,16 @@
 Each test gets a temp kubeconfig and discovery cache dir, so nothing leaks into ~/.kube."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
-from minikube_py.controlplane import EmbeddedControlPlane
-from minikube_py.kubectl import kubectl_path
 
 GUIDE = Path("/work/shared/guide")
 REDIS = GUIDE / "counter-redis-svc.yml"
-
-
-@pytest.fixture(scope="module")
-def cp(tmp_path_factory):
-    with EmbeddedControlPlane(tmp_path_factory.mktemp("cp")) as cp:
-        yield cp
-
-
-@pytest.fixture(scope="module")
-def kubectl(cp, tmp_path_factory):
-    binary = str(kubectl_path())
-    d = tmp_path_factory.mktemp("kubectl")
-    kubeconfig = cp.write_kubeconfig(d / "config")
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(d / "cache"), "HOME": str(d)}
-
-    def run(*args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        p = subprocess.run([binary, "--cache-dir", str(d / "cache"), *args], env=env, input=input,
-                           capture_output=True, text=True, timeout=60)
-        if check and p.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-        return p
-
-    run.binary, run.env, run.cache = binary, env, d / "cache"  # type: ignore[attr-defined]
-    return run
 
 
 def test_version_and_api_resources(kubectl):

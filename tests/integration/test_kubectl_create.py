@@ -7,39 +7,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 
 import pytest
 
-from minikube_py.controlplane import EmbeddedControlPlane
-from minikube_py.kubectl import kubectl_path
 
 PROTOBUF = "Content-Type: application/vnd.kubernetes.protobuf"
 
 
 @pytest.fixture(scope="module")
-def cp(tmp_path_factory):
-    with EmbeddedControlPlane(tmp_path_factory.mktemp("cp"), controllers=False) as cp:
-        yield cp
-
-
-@pytest.fixture(scope="module")
-def kubectl(cp, tmp_path_factory):
-    binary = str(kubectl_path())
-    d = tmp_path_factory.mktemp("kubectl")
-    kubeconfig = cp.write_kubeconfig(d / "config")
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(d / "cache"), "HOME": str(d)}
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        p = subprocess.run([binary, "--cache-dir", str(d / "cache"), *args], env=env, capture_output=True,
-                           text=True, timeout=60, cwd=d)
-        if check and p.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-        return p
-
-    run.dir = d  # type: ignore[attr-defined]
-    return run
+def cp_options() -> dict:
+    return {"controllers": False}
 
 
 def get(kubectl, *args: str) -> dict:

@@ -12,9 +12,7 @@ import time
 
 import pytest
 
-from minikube_py.client import ApiClient
 from minikube_py.config import ClusterConfig
-from minikube_py.controlplane import EmbeddedControlPlane
 from proxy.iptables import IptablesApplier
 from proxy.proxier import make_proxier
 from tests.integration.test_proxy_iptables import APP_PORT, GATEWAY, POD_CIDR, POD_IPS, sh, topo  # noqa: F401
@@ -22,21 +20,6 @@ from tests.integration.test_proxy_iptables import APP_PORT, GATEWAY, POD_CIDR, P
 from tests.integration.test_proxy_iptables import pytestmark  # noqa: E402,F401 — same needs: root, netns
 
 NODE = "mkt-px-node"
-
-
-@pytest.fixture(scope="module")
-def cp(tmp_path_factory):
-    with EmbeddedControlPlane(tmp_path_factory.mktemp("cp")) as cp:
-        yield cp
-
-
-@pytest.fixture
-async def client(cp):
-    c = ApiClient(cp.url, token=cp.pki.admin_token, ca_file=cp.pki.ca_cert)
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 async def eventually(check, timeout: float = 5.0):

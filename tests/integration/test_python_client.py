@@ -10,14 +10,6 @@ from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.rest import ApiException
 
-from minikube_py.controlplane import EmbeddedControlPlane
-
-
-@pytest.fixture(scope="module")
-def cp(tmp_path_factory):
-    with EmbeddedControlPlane(tmp_path_factory.mktemp("cp")) as cp:
-        yield cp
-
 
 @pytest.fixture(scope="module")
 def api(cp, tmp_path_factory):
