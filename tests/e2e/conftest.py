@@ -162,31 +162,3 @@ async def api(cluster: Cluster) -> AsyncIterator:
     finally:
         await client.close()
 
-
-def host_leftovers(profile: str, config: ClusterConfig | None, node_count: int = 1) -> list[str]:
-    """Everything of *profile* still on the host (containers, namespaces, bridge, routes, rules, processes)."""
-    import ipaddress
-    import json
-    found: list[str] = []
-    ps = subprocess.run(["docker", "ps", "-a", "--filter", f"label=io.minikube-py.profile={profile}",
-                         "--format", "{{.Names}}"], capture_output=True, text=True).stdout.split()
-    found += [f"container {n}" for n in ps]
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    if config is not None:
-        for i in range(max(node_count, 1)):
-            if config.netns_name(i) in netns.split():
-                found.append(f"netns {config.netns_name(i)}")
-        links = json.loads(subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout)
-        found += [f"link {l['ifname']}" for l in links
-                  if l["ifname"] == config.bridge or l["ifname"].startswith(config.bridge + "-")]
-        ours = [ipaddress.ip_network(c) for c in (config.pod_cidr, config.service_cidr, config.node_subnet)]
-        routes = json.loads(subprocess.run(["ip", "-j", "route", "show", "table", "all"], capture_output=True,
-                                           text=True).stdout)
-        for r in routes:
-            dst = r.get("dst", "")
-            if dst and dst != "default" and ":" not in dst and r.get("type") not in ("local", "broadcast") and \
-                    any(ipaddress.ip_network(dst, strict=False).overlaps(o) for o in ours):
-                found.append(f"route {dst} {r.get('type', '')}")
-    save = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
-    found += [f"iptables {line}" for line in save.splitlines() if f"minikube-py:{profile}\"" in line]
-    return found

@@ -10,23 +10,18 @@ import pytest
 from minikube_py.cluster import layout, network, supervisor
 from tests.conftest import run_cli
 from tests.e2e.conftest import E2E3_PROFILE
+from tests.e2e.helpers import node_ready
 
 pytestmark = pytest.mark.e2e
-
-
-def _conditions(cluster) -> dict[str, str]:
-    items = json.loads(cluster.kubectl("get", "nodes", "-o", "json", check=True).stdout)["items"]
-    return {i["metadata"]["name"]: {c["type"]: c["status"] for c in i["status"].get("conditions", [])}.get("Ready", "")
-            for i in items}
 
 
 def _wait_ready(cluster, name: str, want: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _conditions(cluster).get(name) == want:
+        if node_ready(cluster).get(name) == want:
             return
         time.sleep(1)
-    raise AssertionError(f"node {name} not Ready={want} after {timeout}s: {_conditions(cluster)}")
+    raise AssertionError(f"node {name} not Ready={want} after {timeout}s: {node_ready(cluster)}")
 
 
 def test_three_ready_nodes_with_minikube_names(cluster3) -> None:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.conftest import run_cli
-from tests.e2e.test_services import curl, guide, jsonpath, rollout, wait_until
+from tests.e2e.helpers import curl, guide, jsonpath, rollout, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -20,13 +20,13 @@ import json
 import subprocess
 import threading
 import time
-from typing import Callable
 
 import pytest
 
 from minikube_py.addons import metallb
 from tests.conftest import run_cli
-from tests.e2e.conftest import E2E3_PROFILE, host_leftovers
+from tests.e2e.conftest import E2E3_PROFILE
+from tests.e2e.helpers import curl, host_leftovers, node_ready, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -69,29 +69,6 @@ spec:
 """
 
 
-def wait_until(check: Callable[[], object], timeout: float, what: str, interval: float = 0.5) -> object:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (AssertionError, subprocess.SubprocessError, ValueError, KeyError) as err:
-            last = err
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-def curl(url: str, timeout: float = 3) -> str:
-    proc = subprocess.run(["curl", "-sS", "-m", str(timeout), url], capture_output=True, text=True,
-                          timeout=timeout + 5)
-    if proc.returncode != 0:
-        raise AssertionError(f"curl {url}: {proc.stderr.strip()}")
-    return proc.stdout
-
-
 def pods(cluster, selector: str = f"app={APP}") -> list[dict]:
     return json.loads(cluster.kubectl("get", "pods", "-l", selector, "-o", "json", check=True).stdout)["items"]
 
@@ -104,12 +81,6 @@ def running_by_node(cluster) -> dict[str, list[dict]]:
         if ready and not p["metadata"].get("deletionTimestamp"):
             out.setdefault(p["spec"]["nodeName"], []).append(p)
     return out
-
-
-def node_ready(cluster) -> dict[str, str]:
-    items = json.loads(cluster.kubectl("get", "nodes", "-o", "json", check=True).stdout)["items"]
-    return {i["metadata"]["name"]: {c["type"]: c["status"] for c in i["status"].get("conditions", [])}.get("Ready", "")
-            for i in items}
 
 
 def endpoint_ips(cluster) -> set[str]:

@@ -12,58 +12,17 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-# This machine reaches no registry, and the tests may send no traffic to addresses we didn't create: the
-# agents of the test cluster must not try to pull (set before the session's cluster starts; modules are
-# imported at collection time, before any fixture runs).
-os.environ.setdefault("MINIKUBE_PY_OFFLINE", "1")
+from tests.e2e.helpers import all_running, delete_pods, manifest, pod_json, wait_pod
 
 pytestmark = pytest.mark.e2e
-
-MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
-
-
-def guide(name: str) -> Path:
-    """The guide's manifest *name* as shipped in manifests/<chapter>/ (the user's YAML, unchanged)."""
-    found = sorted(MANIFESTS.rglob(name))
-    if not found:
-        raise AssertionError(f"guide manifest {name} is not in {MANIFESTS}")
-    return found[0]
-
-
-def pod_json(cluster, name: str) -> dict:
-    proc = cluster.kubectl("get", "pod", name, "-o", "json")
-    return json.loads(proc.stdout) if proc.returncode == 0 else {}
-
-
-def wait_pod(cluster, name: str, pred, timeout: float = 60, interval: float = 0.5) -> dict:
-    deadline = time.time() + timeout
-    pod: dict = {}
-    while time.time() < deadline:
-        pod = pod_json(cluster, name)
-        if pod and pred(pod):
-            return pod
-        time.sleep(interval)
-    raise AssertionError(f"pod {name} did not reach the expected state in {timeout}s:\n"
-                         f"{json.dumps(pod.get('status'), indent=1)}")
-
-
-def all_running(pod: dict) -> bool:
-    cs = (pod.get("status") or {}).get("containerStatuses") or []
-    return bool(cs) and all("running" in c["state"] and c.get("ready") for c in cs)
-
-
-def delete(cluster, *names: str) -> None:
-    cluster.kubectl("delete", "pod", *names, "--ignore-not-found", "--grace-period=1", "--wait=true",
-                    timeout=90)
 
 
 def test_counter_pod_redis_shares_localhost_and_logs_work(cluster) -> None:
     try:
-        cluster.apply(guide("counter-pod-redis.yml"))
+        cluster.apply(manifest("counter-pod-redis.yml"))
         pod = wait_pod(cluster, "counter", all_running)
         assert {c["name"] for c in pod["status"]["containerStatuses"]} == {"app", "db"}
         assert pod["status"]["phase"] == "Running" and pod["status"]["podIP"]
@@ -84,12 +43,12 @@ def test_counter_pod_redis_shares_localhost_and_logs_work(cluster) -> None:
         exit3 = cluster.kubectl("exec", "counter", "-c", "app", "--", "sh", "-c", "exit 3")
         assert exit3.returncode == 3
     finally:
-        delete(cluster, "counter")
+        delete_pods(cluster, "counter")
 
 
 def test_empty_dir_sidecar_reads_what_the_app_writes(cluster) -> None:
     try:
-        cluster.apply(guide("empty-dir.yml"))
+        cluster.apply(manifest("empty-dir.yml"))
         wait_pod(cluster, "sidecar", lambda p: p["status"].get("phase") == "Running")
         deadline = time.time() + 30
         lines: list[str] = []
@@ -104,7 +63,7 @@ def test_empty_dir_sidecar_reads_what_the_app_writes(cluster) -> None:
         app_view = cluster.kubectl("exec", "sidecar", "-c", "app", "--", "tail", "-n", "4", "/var/log/example.log")
         assert app_view.returncode == 0 and app_view.stdout.strip()
     finally:
-        delete(cluster, "sidecar")
+        delete_pods(cluster, "sidecar")
 
 
 MISSING_IMAGE = """
@@ -136,7 +95,7 @@ def test_missing_image_reports_err_image_pull_and_backoff(cluster) -> None:
         assert any(m.startswith('Failed to pull image "does-not-exist:1":') for m in messages), messages
         wait_pod(cluster, "missing-image", lambda p: waiting_reason(p) == "ImagePullBackOff", timeout=20)
     finally:
-        delete(cluster, "missing-image")
+        delete_pods(cluster, "missing-image")
 
 
 THREE_PODS = "\n---\n".join(f"""
@@ -186,4 +145,4 @@ def test_agent_kill_9_and_restart_adopts_running_containers(cluster) -> None:
     finally:
         if not supervisor.is_running(cluster.config.state_dir, node.process_name):
             lifecycle.start_node_process(cluster.config, node)
-        delete(cluster, "adopt-0", "adopt-1", "adopt-2")
+        delete_pods(cluster, "adopt-0", "adopt-1", "adopt-2")

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 
 import pytest
 
-from tests.e2e.test_pods_guide import all_running, delete, guide, pod_json, wait_pod
-
-os.environ.setdefault("MINIKUBE_PY_OFFLINE", "1")
+from tests.e2e.helpers import all_running, delete_pods, manifest, pod_json, wait_pod
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +30,7 @@ def _t(s: str) -> float:
 
 def test_echo_lp_liveness_failure_crash_loops_with_growing_restarts(cluster) -> None:
     try:
-        cluster.apply(guide("echo-lp.yml"))
+        cluster.apply(manifest("echo-lp.yml"))
         seen_crashloop = False
         counts = []
         deadline = time.time() + 85
@@ -58,12 +55,12 @@ def test_echo_lp_liveness_failure_crash_loops_with_growing_restarts(cluster) -> 
         prev = cluster.kubectl("logs", "echo-lp", "--previous")
         assert prev.returncode == 0, prev.stderr
     finally:
-        delete(cluster, "echo-lp")
+        delete_pods(cluster, "echo-lp")
 
 
 def test_echo_rp_readiness_failure_stays_unready_without_restarts(cluster) -> None:
     try:
-        cluster.apply(guide("echo-rp.yml"))
+        cluster.apply(manifest("echo-rp.yml"))
         wait_pod(cluster, "echo-rp", lambda p: p["status"].get("phase") == "Running")
         time.sleep(16)  # initialDelay 5 + a few failing periods of 5 s
         pod = pod_json(cluster, "echo-rp")
@@ -74,7 +71,7 @@ def test_echo_rp_readiness_failure_stays_unready_without_restarts(cluster) -> No
         row = cluster.kubectl("get", "pod", "echo-rp", "--no-headers").stdout.split()
         assert row[1:4] == ["0/1", "Running", "0"], row
     finally:
-        delete(cluster, "echo-rp")
+        delete_pods(cluster, "echo-rp")
 
 
 READY_DELAY = """
@@ -115,7 +112,7 @@ def test_readiness_never_true_before_initial_delay(cluster) -> None:
         cond = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
         assert cond["status"] == "True" and _t(cond["lastTransitionTime"]) - started >= 7
     finally:
-        delete(cluster, "ready-delay")
+        delete_pods(cluster, "ready-delay")
 
 
 EXEC_PROBE = """
@@ -148,7 +145,7 @@ def test_exec_probe_restarts_exactly_once_after_the_file_goes(cluster) -> None:
         time.sleep(8)  # the new instance re-created the file: no second restart
         assert _status(pod_json(cluster, "exec-probe"))["restartCount"] == 1
     finally:
-        delete(cluster, "exec-probe")
+        delete_pods(cluster, "exec-probe")
 
 
 TCP_PROBE = """
@@ -179,4 +176,4 @@ def test_tcp_probe_on_an_open_port_never_restarts(cluster) -> None:
         cs = _status(pod_json(cluster, "tcp-probe"))
         assert cs["restartCount"] == 0 and cs["ready"] is True
     finally:
-        delete(cluster, "tcp-probe")
+        delete_pods(cluster, "tcp-probe")

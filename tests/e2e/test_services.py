@@ -7,67 +7,19 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
+from tests.e2e.helpers import curl, guide, jsonpath, pod_exec, rollout, wait_until
+
 pytestmark = pytest.mark.e2e
-
-GUIDE = Path(__file__).resolve().parents[2].parent / "shared" / "guide"
-MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
-
-
-def guide(name: str) -> Path:
-    """The guide's own YAML (upstream image names; the fixture tags our images under those names)."""
-    path = GUIDE / name
-    return path if path.exists() else next(MANIFESTS.rglob(name))
-
-
-def wait_until(fn, timeout: float = 60, interval: float = 0.5, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (AssertionError, subprocess.SubprocessError, ValueError, KeyError) as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-
-
-def curl(url: str, timeout: float = 3, headers: dict | None = None) -> str:
-    args = ["curl", "-sS", "-m", str(timeout), url]
-    for k, v in (headers or {}).items():
-        args += ["-H", f"{k}: {v}"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 5)
-    if proc.returncode != 0:
-        raise AssertionError(f"curl {url}: {proc.stderr.strip()}")
-    return proc.stdout
-
-
-def jsonpath(cluster, *args: str) -> str:
-    return cluster.kubectl("get", *args, check=True).stdout.strip()
-
 
 def first_pod(cluster, selector: str) -> str:
     return wait_until(lambda: jsonpath(cluster, "pods", "-l", selector, "--field-selector=status.phase=Running",
                                        "-o", "jsonpath={.items[0].metadata.name}"),
                       what=f"a running pod for {selector}")
-
-
-def pod_exec(cluster, pod: str, *cmd: str, container: str | None = None) -> str:
-    args = ["exec", pod] + (["-c", container] if container else []) + ["--", *cmd]
-    return cluster.kubectl(*args, check=True, timeout=60).stdout
-
-
-def rollout(cluster, name: str, timeout: int = 180) -> None:
-    cluster.kubectl("rollout", "status", f"deployment/{name}", f"--timeout={timeout}s", check=True,
-                    timeout=timeout + 10)
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import yaml
 
 from minikube_py.cluster import supervisor
 from tests.conftest import run_cli
-from tests.e2e.conftest import E2E_PROFILE, host_leftovers
+from tests.e2e.conftest import E2E_PROFILE
+from tests.e2e.helpers import host_leftovers
 
 pytestmark = pytest.mark.e2e
 

@@ -9,44 +9,16 @@
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
-
-os.environ.setdefault("MINIKUBE_PY_OFFLINE", "1")
+from tests.e2e.helpers import get_json, manifest, wait_until
 
 pytestmark = pytest.mark.e2e
-
-MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
-
-
-def guide(name: str) -> Path:
-    found = sorted(MANIFESTS.rglob(name))
-    if not found:
-        raise AssertionError(f"guide manifest {name} is not in {MANIFESTS}")
-    return found[0]
-
-
-def wait(pred, timeout: float = 120, interval: float = 0.5, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout}s")
-
-
-def get_json(cluster, *args: str) -> dict:
-    proc = cluster.kubectl("get", *args, "-o", "json")
-    return json.loads(proc.stdout) if proc.returncode == 0 else {}
 
 
 def running_ready(cluster, selector: str) -> list[dict]:
@@ -92,21 +64,22 @@ def cleanup(cluster, *objs: str) -> None:
 
 def test_replicaset_scale_and_label_dance(cluster) -> None:
     try:
-        cluster.apply(guide("echo-rs.yml"))
-        wait(lambda: len(running_ready(cluster, "app=echo,tier=app")) == 1, what="1 echo pod")
-        cluster.apply(guide("echo-rs-scaled.yml"))
-        wait(lambda: len(running_ready(cluster, "app=echo,tier=app")) == 4, what="4 echo pods")
+        cluster.apply(manifest("echo-rs.yml"))
+        wait_until(lambda: len(running_ready(cluster, "app=echo,tier=app")) == 1, timeout=120, what="1 echo pod")
+        cluster.apply(manifest("echo-rs-scaled.yml"))
+        wait_until(lambda: len(running_ready(cluster, "app=echo,tier=app")) == 4, timeout=120, what="4 echo pods")
         rs = get_json(cluster, "rs", "echo-rs")
         assert rs["status"]["readyReplicas"] == 4 and rs["status"]["availableReplicas"] == 4
 
         first = active_pods(cluster, "app=echo,tier=app")[0]["metadata"]["name"]
         cluster.kubectl("label", "pod", first, "app-", check=True)
-        wait(lambda: len(running_ready(cluster, "app=echo,tier=app")) == 4
-             and first not in {p["metadata"]["name"] for p in active_pods(cluster, "app=echo,tier=app")},
-             what="a replacement pod")
+        wait_until(lambda: len(running_ready(cluster, "app=echo,tier=app")) == 4
+                   and first not in {p["metadata"]["name"] for p in active_pods(cluster, "app=echo,tier=app")},
+                   timeout=120, what="a replacement pod")
         assert not get_json(cluster, "pod", first)["metadata"].get("ownerReferences")
         cluster.kubectl("label", "pod", first, "app=echo", check=True)
-        wait(lambda: len(active_pods(cluster, "app=echo,tier=app")) == 4, what="one pod deleted again")
+        wait_until(lambda: len(active_pods(cluster, "app=echo,tier=app")) == 4, timeout=120,
+                   what="one pod deleted again")
     finally:
         cleanup(cluster, "rs/echo-rs")
         cluster.kubectl("delete", "pods", "-l", "tier=app", "--ignore-not-found", "--wait=true", timeout=120)
@@ -114,9 +87,9 @@ def test_replicaset_scale_and_label_dance(cluster) -> None:
 
 def test_deployment_update_history_and_undo(cluster) -> None:
     try:
-        cluster.apply(guide("echo-deployment.yml"))
+        cluster.apply(manifest("echo-deployment.yml"))
         cluster.kubectl("rollout", "status", "deployment/echo-deploy", "--timeout=120s", check=True, timeout=150)
-        cluster.apply(guide("echo-deployment-v2.yml"))
+        cluster.apply(manifest("echo-deployment-v2.yml"))
         cluster.kubectl("rollout", "status", "deployment/echo-deploy", "--timeout=120s", check=True, timeout=150)
         assert history(cluster, "echo-deploy") == ["1", "2"]
         assert {tag(p) for p in running_ready(cluster, "app=echo")} == {"v2"}
@@ -124,16 +97,17 @@ def test_deployment_update_history_and_undo(cluster) -> None:
         cluster.kubectl("rollout", "undo", "deployment/echo-deploy", "--to-revision=1", check=True)
         cluster.kubectl("rollout", "status", "deployment/echo-deploy", "--timeout=120s", check=True, timeout=150)
         assert history(cluster, "echo-deploy") == ["2", "3"]
-        wait(lambda: {tag(p) for p in active_pods(cluster, "app=echo")} == {"v1"}, what="v1 pods only")
+        wait_until(lambda: {tag(p) for p in active_pods(cluster, "app=echo")} == {"v1"}, timeout=120,
+                   what="v1 pods only")
         assert len(get_json(cluster, "rs").get("items", [])) == 2
     finally:
         cleanup(cluster, "deployment/echo-deploy")
-        wait(lambda: not active_pods(cluster, "app=echo"), what="pods gone with the deployment")
+        wait_until(lambda: not active_pods(cluster, "app=echo"), timeout=120, what="pods gone with the deployment")
 
 
 def test_echo_strategy_steps(cluster) -> None:
     try:
-        cluster.apply(guide("echo-strategy.yml"))
+        cluster.apply(manifest("echo-strategy.yml"))
         cluster.kubectl("rollout", "status", "deployment/echo-deploy-st", "--timeout=120s", check=True, timeout=150)
         cluster.kubectl("set", "image", "deployment/echo-deploy-st", "echo=ghcr.io/subicura/echo:v2", check=True)
         cluster.kubectl("rollout", "status", "deployment/echo-deploy-st", "--timeout=120s", check=True, timeout=150)
@@ -142,26 +116,26 @@ def test_echo_strategy_steps(cluster) -> None:
         assert steps == [(old, 0, 4), (new, 0, 3), (old, 4, 1), (new, 3, 4), (old, 1, 0)]
     finally:
         cleanup(cluster, "deployment/echo-deploy-st")
-        wait(lambda: not active_pods(cluster, "app=echo"), what="pods gone with the deployment")
+        wait_until(lambda: not active_pods(cluster, "app=echo"), timeout=120, what="pods gone with the deployment")
 
 
 def test_control_plane_kill_9_mid_rollout(cluster) -> None:
     from minikube_py.cluster import supervisor
 
     name = "echo-crash"
-    manifest = guide("echo-deployment.yml").read_text().replace("name: echo-deploy", f"name: {name}") \
+    manifest = manifest("echo-deployment.yml").read_text().replace("name: echo-deploy", f"name: {name}") \
         .replace("replicas: 4", "replicas: 10")
     try:
         cluster.apply(manifest)
         cluster.kubectl("rollout", "status", f"deployment/{name}", "--timeout=180s", check=True, timeout=200)
         cluster.kubectl("set", "image", f"deployment/{name}", "echo=ghcr.io/subicura/echo:v2", check=True)
-        wait(lambda: len(get_json(cluster, "rs").get("items", [])) == 2, timeout=30, interval=0.1,
-             what="the new ReplicaSet")
+        wait_until(lambda: len(get_json(cluster, "rs").get("items", [])) == 2, timeout=30, interval=0.1,
+                   what="the new ReplicaSet")
         pid = supervisor.pid_of(cluster.config.state_dir, "controlplane")
         assert pid, "no control plane pid"
         os.kill(pid, signal.SIGKILL)
-        wait(lambda: not supervisor.is_running(cluster.config.state_dir, "controlplane"), timeout=10,
-             what="the control plane to die")
+        wait_until(lambda: not supervisor.is_running(cluster.config.state_dir, "controlplane"), timeout=10,
+                   what="the control plane to die")
         proc = run_cli("start", "-p", cluster.profile, timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -180,4 +154,4 @@ def test_control_plane_kill_9_mid_rollout(cluster) -> None:
         if not supervisor.is_running(cluster.config.state_dir, "controlplane"):
             run_cli("start", "-p", cluster.profile, timeout=600)
         cleanup(cluster, f"deployment/{name}")
-        wait(lambda: not active_pods(cluster, "app=echo"), timeout=180, what="pods gone with the deployment")
+        wait_until(lambda: not active_pods(cluster, "app=echo"), timeout=180, what="pods gone with the deployment")

@@ -12,7 +12,7 @@ import pytest
 from minikube_py.config import ClusterConfig
 from minikube_py.cluster import leftovers
 from tests.conftest import run_cli
-from tests.e2e.conftest import host_leftovers
+from tests.e2e.helpers import host_leftovers
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces, bridges and routes")]
