@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Callable, Iterable
+from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +151,14 @@ class Controller:
     async def sync(self, key: str) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    async def run(self) -> None:
-        """Start informers, wait for their caches, then run workers until cancelled."""
-        await asyncio.gather(*(inf.start() for inf in self.informers))
+    async def run(self, *, own_informers: bool = True) -> None:
+        """Start informers, wait for their caches, then run workers until cancelled.
+
+        `own_informers=False`: somebody else (the controller manager's shared factory) has started the
+        informers and stops them; this controller must not, or one controller ending would blind the others.
+        """
+        if own_informers:
+            await asyncio.gather(*(inf.start() for inf in self.informers))
         log.info("%s: caches synced, starting %d workers", self.name, self.workers)
         workers = [asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}")
                    for i in range(self.workers)]
@@ -163,10 +168,8 @@ class Controller:
             self.queue.shutdown()
             for w in workers:
                 w.cancel()
-            await asyncio.gather(*self.informers_stop(), return_exceptions=True)
-
-    def informers_stop(self) -> Iterable:
-        return [inf.stop() for inf in self.informers]
+            if own_informers:
+                await asyncio.gather(*(inf.stop() for inf in self.informers), return_exceptions=True)
 
     async def _worker(self) -> None:
         while True:

@@ -79,7 +79,7 @@ def build_controllers(client: ApiClient, config: ClusterConfig,
 
 async def _run_one(controller: Controller) -> None:
     try:
-        await controller.run()
+        await controller.run(own_informers=False)  # the factory owns the shared informers
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001
@@ -93,10 +93,6 @@ async def run_controllers(client: ApiClient, config: ClusterConfig) -> None:
     try:
         await factory.start()
         log.info("controller manager: informers synced (%s)", ", ".join(factory.plurals))
-        # The factory owns the shared informers: `Controller.run` would otherwise stop them when one
-        # controller ends, blinding all the others.
-        for c in controllers:
-            c.informers = []
         await asyncio.gather(*(_run_one(c) for c in controllers))
     finally:
         for c in controllers:
