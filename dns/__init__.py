@@ -9,8 +9,8 @@ the tests (and anyone debugging with it) import as `dns.message`, `dns.query`, `
 package first on `sys.path` both `dns.qname` (ours) and `dns.message` (dnspython) import. The other order
 works too: when dnspython's `dns` is found first (repo root not on `sys.path`), the editable install's
 finder still resolves `dns.qname`/`dns.__main__` to this directory. Our module names must therefore never
-collide with dnspython's (`message`, `name`, `query`, `resolver`, `zone`, …); ours are `qname`, `records`,
-`view`, `upstream`, `server`.
+collide with dnspython's (`message`, `name`, `query`, `resolver`, `wire`, `zone`, …); ours are `qname`,
+`records`, `view`, `upstream`, `server`, `transport`, `testing`.
 """
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ Failed probes are reported as `Unhealthy` events through `on_event`, one per fai
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from typing import Awaitable, Callable

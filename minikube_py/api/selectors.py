@@ -219,7 +219,7 @@ def parse_label_selector(s: str) -> LabelSelector:
             i += 1
             value = peek()
             if value is None or not re.fullmatch(r"-?[0-9]+", value):
-                raise ValueError(f"for 'Gt', 'Lt' operators, the value must be an integer")
+                raise ValueError("for 'Gt', 'Lt' operators, the value must be an integer")
             i += 1
             reqs.append(Requirement(key, GREATER if op == ">" else LESS, (value,)))
         else:

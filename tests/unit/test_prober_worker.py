@@ -7,7 +7,6 @@ from aiohttp import web
 from agent.prober.http import probe_headers, probe_http, probe_url
 from agent.prober.manager import ProbeManager
 from agent.prober.tcp import probe_tcp
-from agent.runtime import ContainerInfo  # noqa: F401
 
 POD = {"metadata": {"uid": "u1", "name": "p"},
        "spec": {"containers": [{"name": "app", "ports": [{"name": "http", "containerPort": 8080}],

@@ -30,7 +30,7 @@ from minikube_py.controllers.common import (
     ADOPT, RELEASE, claim_decision, controller_ref, new_controller_ref, remove_owner_ref, utcnow)
 from minikube_py.controllers.deployment import util
 from minikube_py.controllers.deployment.progress import (
-    check_paused_conditions, sync_deployment_status, sync_rollout_status)
+    check_paused_conditions, sync_deployment_status)
 
 log = logging.getLogger(__name__)
 
