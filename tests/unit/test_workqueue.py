@@ -38,6 +38,39 @@ async def test_add_after_and_rate_limited_backoff_grows_and_forget_resets():
     assert q.num_requeues("k") == 0
 
 
+async def test_add_after_earliest_pending_wins_for_the_queue_and_the_pod_workers():
+    from agent.workers import PodWorkers
+
+    loop = asyncio.get_running_loop()
+    q = WorkQueue()
+    q.add_after("k", 0.05)
+    q.add_after("k", 10)  # later: ignored, the 0.05 s timer stays
+    start = loop.time()
+    assert await asyncio.wait_for(q.get(), 1) == "k" and loop.time() - start < 1
+    q.done("k")
+    q.add_after("k", 10)
+    q.add_after("k", 0.05)  # earlier: replaces the 10 s timer
+    assert await asyncio.wait_for(q.get(), 1) == "k"
+    q.done("k")
+    assert len(q) == 0  # and only one add came of the two
+
+    synced: list[float] = []
+
+    async def sync(uid: str) -> bool:
+        synced.append(loop.time())
+        return False
+
+    workers = PodWorkers(sync)
+    try:
+        start = loop.time()
+        workers.enqueue_after("u", 10)
+        workers.enqueue_after("u", 0.05)
+        await asyncio.sleep(0.3)
+        assert len(synced) == 1 and synced[0] - start < 1
+    finally:
+        await workers.stop()
+
+
 async def test_shutdown_releases_waiting_getters():
     q = WorkQueue()
     getter = asyncio.create_task(q.get())
