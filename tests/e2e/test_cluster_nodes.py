@@ -26,7 +26,7 @@ def _wait_ready(cluster, name: str, want: str, timeout: float) -> None:
 
 def test_three_ready_nodes_with_minikube_names(cluster3) -> None:
     names = [E2E3_PROFILE, f"{E2E3_PROFILE}-m02", f"{E2E3_PROFILE}-m03"]
-    assert _conditions(cluster3) == {n: "True" for n in names}
+    assert node_ready(cluster3) == {n: "True" for n in names}
     listed = run_cli("node", "list", "-p", E2E3_PROFILE).stdout.splitlines()
     assert listed == [f"{n}\t{cluster3.node_ip(i)}" for i, n in enumerate(names)]
     # host-gw: node 0 has a route to node 2's pod CIDR via node 2.
@@ -55,14 +55,14 @@ def test_node_add_then_delete(cluster3) -> None:
     add = run_cli("node", "add", "-p", E2E3_PROFILE)
     assert add.returncode == 0, add.stdout + add.stderr
     new = f"{E2E3_PROFILE}-m04"
-    assert _conditions(cluster3).get(new) == "True"
+    assert node_ready(cluster3).get(new) == "True"
     node = layout.find_node(cluster3.config, new)
     # Existing nodes learned the route to the new node's pods.
     assert cluster3.config.node_pod_cidr(3) in cluster3.node_exec(0, "ip", "route").stdout
 
     delete = run_cli("node", "delete", new, "-p", E2E3_PROFILE)
     assert delete.returncode == 0, delete.stdout + delete.stderr
-    assert new not in _conditions(cluster3)
+    assert new not in node_ready(cluster3)
     assert not network.netns_exists(node.netns)
     assert not network.link_exists(node.host_veth)
     assert cluster3.config.node_pod_cidr(3) not in cluster3.node_exec(0, "ip", "route").stdout

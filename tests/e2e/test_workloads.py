@@ -123,10 +123,10 @@ def test_control_plane_kill_9_mid_rollout(cluster) -> None:
     from minikube_py.cluster import supervisor
 
     name = "echo-crash"
-    manifest = manifest("echo-deployment.yml").read_text().replace("name: echo-deploy", f"name: {name}") \
+    yaml_text = manifest("echo-deployment.yml").read_text().replace("name: echo-deploy", f"name: {name}") \
         .replace("replicas: 4", "replicas: 10")
     try:
-        cluster.apply(manifest)
+        cluster.apply(yaml_text)
         cluster.kubectl("rollout", "status", f"deployment/{name}", "--timeout=180s", check=True, timeout=200)
         cluster.kubectl("set", "image", f"deployment/{name}", "echo=ghcr.io/subicura/echo:v2", check=True)
         wait_until(lambda: len(get_json(cluster, "rs").get("items", [])) == 2, timeout=30, interval=0.1,
