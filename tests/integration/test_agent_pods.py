@@ -1,81 +1,27 @@
 """The pod sync against real Docker and a real (test) node namespace; no API server (a FakeApi records).
-
-A test node namespace with its own `cni0` (agent/testing.py); the host reaches the test pod CIDR through
-a route into that namespace only (plus an `unreachable` safety route). Everything is removed at the end,
-containers by the label `io.minikube-py.profile=mkt-agent`.
-"""
+Setup and cleanup: tests/integration/agent_harness.py."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
-from agent.network import PodNetwork, host_veth_name
+from agent.network import host_veth_name
 from agent.pods import PodSyncer
-from agent.runtime import DockerRuntime
-from agent.testing import FakeApi, TestNode, remove_containers
-from minikube_py.client import EventRecorder
 from minikube_py.client.client import wait_for
-from minikube_py.config import IMAGES
+from tests.integration.agent_harness import bb, make_pod, pod_syncer, running
 
 pytestmark = pytest.mark.integration
 
-PROFILE = "mkt-agent"
 POD_CIDR = "10.201.7.0/24"
-
-
-def _capable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root"
-    if shutil.which("ip") is None:
-        return "needs iproute2"
-    try:
-        rt = DockerRuntime(allow_pull=False)
-    except Exception as exc:  # noqa: BLE001
-        return f"needs a Docker engine ({exc})"
-    for img in ("pause", "busybox"):
-        if not rt.image_id(IMAGES[img]):
-            return f"needs image {IMAGES[img]} (minikube-py image bootstrap)"
-    return None
 
 
 @pytest.fixture
 async def agent(tmp_path: Path):
-    why = _capable()
-    if why:
-        pytest.skip(why)
-    remove_containers(PROFILE)
-    node = TestNode("agpod", POD_CIDR, 77).open()
-    api = FakeApi()
-    network = PodNetwork(POD_CIDR, tmp_path / "ipam.json", netns_path=node.netns_path)
-    syncer = PodSyncer(client=api, runtime=DockerRuntime(allow_pull=False), network=network,  # type: ignore[arg-type]
-                       recorder=EventRecorder(api, "kubelet", "mkt-node"), profile=PROFILE, node_name="mkt-node",
-                       node_ip=node.node_ip, state_dir=tmp_path, dns_service_ip="10.201.8.10")
-    try:
-        yield syncer, api, node
-    finally:
-        await syncer.stop()
-        await network.close()
-        remove_containers(PROFILE)
-        node.close()
-
-
-def make_pod(name: str, containers: list[dict], volumes: list[dict] | None = None, **spec: object) -> dict:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": "default", "uid": str(uuid.uuid4()), "resourceVersion": "1"},
-            "spec": {"containers": containers, "volumes": volumes or [], "restartPolicy": "Always",
-                     "terminationGracePeriodSeconds": 5, "nodeName": "mkt-node", **spec},
-            "status": {"phase": "Pending"}}
-
-
-def bb(name: str, script: str, **extra: object) -> dict:
-    return {"name": name, "image": IMAGES["busybox"], "imagePullPolicy": "IfNotPresent",
-            "args": ["sh", "-c", script], **extra}
+    async with pod_syncer(tmp_path, node="agpod", pod_cidr=POD_CIDR, index=77, node_name="mkt-node") as a:
+        yield a
 
 
 def docker_exec(syncer: PodSyncer, pod: dict, container: str, *argv: str) -> str:
@@ -84,11 +30,6 @@ def docker_exec(syncer: PodSyncer, pod: dict, container: str, *argv: str) -> str
                                                               f"io.minikube-py.container={container}"]})]
     assert ids, f"no running container {container}"
     return subprocess.run(["docker", "exec", ids[0], *argv], capture_output=True, text=True, timeout=20).stdout
-
-
-def running(api: FakeApi, name: str) -> bool:
-    st = api.status_of(name)
-    return st.get("phase") == "Running" and all("running" in c["state"] for c in st.get("containerStatuses", []))
 
 
 async def test_pod_shares_localhost_and_emptydir_and_answers_on_its_ip(agent):

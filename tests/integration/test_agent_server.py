@@ -13,11 +13,16 @@ from aiohttp.test_utils import TestServer
 
 from agent.server import make_app
 from minikube_py.client.client import wait_for
-from tests.integration.test_agent_pods import bb, make_pod, running
-from tests.integration.test_probes_real import agent  # noqa: F401  (the fixture)
+from tests.integration.agent_harness import bb, make_pod, pod_syncer, running
 
 pytestmark = pytest.mark.integration
 TOKEN = "node-token-for-tests"
+
+
+@pytest.fixture
+async def agent(tmp_path):
+    async with pod_syncer(tmp_path, node="agprb", pod_cidr="10.201.9.0/24", index=78, node_name="mkt-prb") as a:
+        yield a
 
 
 async def _exec(base: str, query: list[tuple[str, str]], stdin: bytes | None = None,
@@ -35,7 +40,7 @@ async def _exec(base: str, query: list[tuple[str, str]], stdin: bytes | None = N
     return out, json.loads(out.get(3, b"{}"))
 
 
-async def test_exec_and_logs(agent):  # noqa: F811
+async def test_exec_and_logs(agent):
     syncer, api, node = agent
     syncer.on_pod_add(make_pod("talk", [bb("app", "echo started-up; exec sleep 3600")]))
     await wait_for(lambda: running(api, "talk"), 30)

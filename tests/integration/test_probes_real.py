@@ -14,8 +14,7 @@ from agent.prober.exec import probe_exec
 from agent.prober.http import probe_headers, probe_http, probe_url
 from agent.prober.tcp import probe_tcp
 from minikube_py.client.client import wait_for
-from tests.integration.test_agent_pods import bb, make_pod, running
-from tests.integration.test_agent_pods import _capable  # noqa: F401  (same capability checks)
+from tests.integration.agent_harness import bb, make_pod, pod_syncer, running
 
 pytestmark = pytest.mark.integration
 
@@ -24,29 +23,8 @@ POD_CIDR = "10.201.9.0/24"
 
 @pytest.fixture
 async def agent(tmp_path):
-    from agent.network import PodNetwork
-    from agent.pods import PodSyncer
-    from agent.runtime import DockerRuntime
-    from agent.testing import FakeApi, TestNode, remove_containers
-    from minikube_py.client import EventRecorder
-
-    why = _capable()
-    if why:
-        pytest.skip(why)
-    profile = "mkt-agent"
-    node = TestNode("agprb", POD_CIDR, 78).open()
-    api = FakeApi()
-    network = PodNetwork(POD_CIDR, tmp_path / "ipam.json", netns_path=node.netns_path)
-    syncer = PodSyncer(client=api, runtime=DockerRuntime(allow_pull=False), network=network,  # type: ignore[arg-type]
-                       recorder=EventRecorder(api, "kubelet", "mkt-prb"), profile=profile, node_name="mkt-prb",
-                       node_ip=node.node_ip, state_dir=tmp_path, dns_service_ip="10.201.8.10")
-    try:
-        yield syncer, api, node
-    finally:
-        await syncer.stop()
-        await network.close()
-        remove_containers(profile)
-        node.close()
+    async with pod_syncer(tmp_path, node="agprb", pod_cidr=POD_CIDR, index=78, node_name="mkt-prb") as a:
+        yield a
 
 
 def _cid(api, name: str, container: str) -> str:
