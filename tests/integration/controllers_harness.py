@@ -19,6 +19,7 @@ from typing import Callable
 import yaml
 
 from minikube_py.client import ApiClient, Informer, NotFound, wait_for
+from minikube_py.client.informer import object_key
 from minikube_py.client.client import ApiError
 from minikube_py.config import ClusterConfig
 from minikube_py.controllers.common import format_time, utcnow
@@ -57,7 +58,8 @@ class FakeKubelet:
         self.pods = Informer(client, "pods")
         self._ips = itertools.count(2)
         self._tasks: list[asyncio.Task] = []
-        self._busy: set[str] = set()
+        self._busy: set[str] = set()    # pods being handled now
+        self._dirty: set[str] = set()   # pods that changed while being handled: look again afterwards
 
     async def start(self) -> None:
         for n in self.node_names:
@@ -84,15 +86,28 @@ class FakeKubelet:
             self._on_pod(pod)
 
     def _on_pod(self, pod: dict) -> None:
+        """Level-triggered, like the agent's pod workers: one handler per pod at a time, and an event
+        that arrives meanwhile (or a `resync`) is not dropped but makes the handler look again at the
+        pod's latest state once it finishes. Dropping it would leave a pod stuck in whatever state the
+        previous `hold_ready` gave it, which under load made rollout tests time out."""
         node = (pod.get("spec") or {}).get("nodeName")
         if node not in self.alive or not self.alive[node]:
             return
-        key = pod["metadata"]["uid"]
+        key = object_key(pod)
         if key in self._busy:
+            self._dirty.add(key)
             return
         self._busy.add(key)
         task = asyncio.create_task(self._handle(pod))
-        task.add_done_callback(lambda _t: self._busy.discard(key))
+        task.add_done_callback(lambda _t: self._finished(key))
+
+    def _finished(self, key: str) -> None:
+        self._busy.discard(key)
+        if key in self._dirty:
+            self._dirty.discard(key)
+            latest = self.pods.get(key)
+            if latest is not None:
+                self._on_pod(latest)
 
     async def _handle(self, pod: dict) -> None:
         meta = pod["metadata"]
