@@ -32,22 +32,40 @@ def load_manifest(name: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all((MANIFESTS / f"{name}.yml").read_text()) if d]
 
 
+def _object_path(obj: dict[str, Any]) -> tuple[str, str]:
+    """(collection path, object path) of a manifest object."""
+    res = resource_for(obj["apiVersion"], obj["kind"])
+    ns = obj["metadata"].get("namespace") if res.namespaced else None
+    return res.path(ns), res.path(ns, obj["metadata"]["name"])
+
+
 def apply_objects(api: Api, objs: list[dict[str, Any]]) -> None:
-    for obj in objs:
-        res = resource_for(obj["apiVersion"], obj["kind"])
-        ns = obj["metadata"].get("namespace") if res.namespaced else None
-        collection = res.path(ns)
-        if obj["kind"] in KEEP_IF_PRESENT and api.get_or_none(f"{collection}/{obj['metadata']['name']}"):
-            continue
-        api.ensure(collection, obj)
+    """Apply an addon's objects in order, all or nothing: when one is refused (or the API goes away),
+    the objects this call created are deleted again before the error goes up, so a failed `enable`
+    leaves the cluster as it found it instead of half an addon that `addons list` calls disabled.
+    Objects that existed before are left alone (a re-enable must not delete a working addon)."""
+    created: list[dict[str, Any]] = []
+    try:
+        for obj in objs:
+            collection, path = _object_path(obj)
+            existed = api.get_or_none(path) is not None
+            if existed and obj["kind"] in KEEP_IF_PRESENT:
+                continue
+            api.ensure(collection, obj)
+            if not existed:
+                created.append(obj)
+    except (ApiCallError, OSError):
+        try:
+            delete_objects(api, created)
+        except (ApiCallError, OSError):
+            pass  # the API is gone: the original error says more than this one
+        raise
 
 
 def delete_objects(api: Api, objs: list[dict[str, Any]]) -> None:
     """Delete in reverse order; the namespace last takes everything in it along."""
     for obj in reversed(objs):
-        res = resource_for(obj["apiVersion"], obj["kind"])
-        ns = obj["metadata"].get("namespace") if res.namespaced else None
-        api.delete(res.path(ns, obj["metadata"]["name"]))
+        api.delete(_object_path(obj)[1])
 
 
 def _context(ctx: click.Context, profile: str | None):
