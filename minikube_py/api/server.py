@@ -36,7 +36,7 @@ from minikube_py.store import AlreadyExists, Compacted, Conflict, NotFound, Stor
 
 from . import discovery, errors, openapi
 from .allocators import AllocationError, ServiceAllocator
-from . import nodeipam
+from . import nodeipam, paging
 from .auth import TokenAuthenticator, anonymous_allowed
 from .errors import ApiError
 from .resources import RESOURCES, Resource
@@ -915,14 +915,43 @@ class _Handlers:
 
     async def list(self, request: web.Request, t: Target) -> web.Response:
         matches = self._selectors(request, t.res)
-        items, rev = await self.s.store.list(t.res.plural, t.namespace if t.res.namespaced else None)
+        try:
+            limit = paging.parse_limit(request.query.get("limit"))
+            token = paging.decode_continue(request.query["continue"]) if request.query.get("continue") else None
+        except paging.InvalidContinue as e:
+            raise errors.bad_request(str(e))
+        if token and request.query.get("resourceVersion"):
+            raise errors.bad_request("specifying resource version is not allowed when using continue")
+        namespace = t.namespace if t.res.namespaced else None
+        items, rev = await self.s.store.list(t.res.plural, namespace)
+        if token:
+            items = await self._rewound(t.res.plural, namespace, items, rev, token.revision)
+            rev = token.revision
         items = [o for o in items if matches(o)]
+        items, cont, remaining = paging.page(items, limit, rev, token.start if token else None)
+        meta: dict[str, Any] = {"resourceVersion": str(rev)}
+        if cont:
+            meta["continue"] = cont
+            if remaining is not None and not (request.query.get("labelSelector") or request.query.get("fieldSelector")):
+                meta["remainingItemCount"] = remaining
         if _wants_table(request):
             table = self._table(request, t.res, items)
-            table.setdefault("metadata", {})["resourceVersion"] = str(rev)
+            table.setdefault("metadata", {}).update(meta)
             return _json(table)
-        return _json({"kind": t.res.list_kind, "apiVersion": t.res.api_version,
-                      "metadata": {"resourceVersion": str(rev)}, "items": items})
+        return _json({"kind": t.res.list_kind, "apiVersion": t.res.api_version, "metadata": meta, "items": items})
+
+    async def _rewound(self, plural: str, namespace: str | None, items: list[dict], rev: int, to: int) -> list[dict]:
+        """The collection as it was at revision *to* (a later page of a chunked list; see api/paging.py)."""
+        if to >= rev:
+            return items
+        try:
+            events = await self.s.store.events_since(to)
+        except Compacted:
+            raise errors.gone("The provided continue parameter is too old to display a consistent list result. "
+                              "You can start a new list without the continue parameter.")
+        mine = [e for e in events if e.resource == plural and e.revision <= rev
+                and (namespace is None or e.namespace == namespace)]
+        return paging.rewind(items, mine, to)
 
     async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
         matches = self._selectors(request, t.res)

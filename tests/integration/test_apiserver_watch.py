@@ -98,6 +98,9 @@ async def test_selector_changes_become_added_and_deleted(client):
 
 async def test_compacted_resource_version_is_gone(client, cp):
     old = await client.create("configmaps", cm("old"), "default")
+    await client.create("configmaps", cm("old-2"), "default")
+    first_page = await client.request("GET", "/api/v1/namespaces/default/configmaps", params={"limit": "1"})
+    assert first_page["metadata"]["continue"]
     # keep_events=3000: push the old revision out of the log (compaction runs every 300 writes).
     cur = old
     for i in range(3400):
@@ -107,6 +110,11 @@ async def test_compacted_resource_version_is_gone(client, cp):
             break
     assert e.value.status == 410 and e.value.reason == "Expired"
     assert "too old resource version" in e.value.message
+    # A chunked list's later page can no longer be the first page's snapshot either: 410, start over.
+    with pytest.raises(Gone) as e:
+        await client.request("GET", "/api/v1/namespaces/default/configmaps",
+                             params={"limit": "1", "continue": first_page["metadata"]["continue"]})
+    assert e.value.status == 410 and "continue parameter is too old" in e.value.message
     # A recent revision still resumes.
     events: list = []
     task = asyncio.create_task(collect(client, cur["metadata"]["resourceVersion"], 1, events,

@@ -110,3 +110,18 @@ def test_table_columns_come_from_the_server(kubectl):
     row = kubectl("get", "svc", "kubernetes", "--no-headers").stdout.split()
     assert row[:5] == ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
     assert kubectl("get", "ns", "--no-headers").stdout.split()[:2] == ["default", "Active"]
+
+
+def test_get_in_chunks_lists_everything_once(kubectl):
+    """kubectl pages with `limit`/`continue` (`--chunk-size`, 500 by default): small chunks must still
+    print every object once, in one table with one header."""
+    kubectl("create", "namespace", "chunked")
+    for i in range(5):
+        kubectl("-n", "chunked", "create", "configmap", f"c{i}", f"--from-literal=k={i}")
+    p = kubectl("-n", "chunked", "get", "cm", "--chunk-size=2", "-v=6")
+    assert p.stderr.count("continue=") >= 2           # it really paged: three requests for five objects
+    out = p.stdout.splitlines()
+    rows = [line.split()[0] for line in out[1:]]
+    assert out[0].split()[0] == "NAME" and [r for r in rows if r.startswith("c")] == [f"c{i}" for i in range(5)]
+    assert len(rows) == len(set(rows))
+    kubectl("delete", "namespace", "chunked")

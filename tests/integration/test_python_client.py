@@ -138,3 +138,36 @@ def test_conflict_on_stale_replace(api):
     assert e.value.status == 409
     assert "the object has been modified; please apply your changes to the latest version" in e.value.body
     core.delete_namespaced_config_map("cc", "default")
+
+
+def test_list_chunks_are_one_consistent_snapshot(api, cp):
+    """`limit` / `_continue` with the official client: every page is the state at the first page's
+    resourceVersion, even when objects are added, changed and deleted between pages."""
+    core = k8s.CoreV1Api(api)
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name="chunks")))
+    for i in range(7):
+        core.create_namespaced_config_map("chunks", k8s.V1ConfigMap(
+            metadata=k8s.V1ObjectMeta(name=f"cm{i}"), data={"v": "old"}))
+
+    first = core.list_namespaced_config_map("chunks", limit=3)
+    assert [c.metadata.name for c in first.items] == ["cm0", "cm1", "cm2"]
+    assert first.metadata._continue and first.metadata.remaining_item_count == 4
+
+    core.delete_namespaced_config_map("cm4", "chunks")                       # not seen: still in the snapshot
+    core.patch_namespaced_config_map("cm5", "chunks", {"data": {"v": "new"}})  # seen with its old data
+    core.create_namespaced_config_map("chunks", k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="cm3a")))
+
+    second = core.list_namespaced_config_map("chunks", limit=3, _continue=first.metadata._continue)
+    third = core.list_namespaced_config_map("chunks", limit=3, _continue=second.metadata._continue)
+    assert [c.metadata.name for c in second.items] == ["cm3", "cm4", "cm5"]
+    assert second.items[2].data == {"v": "old"}
+    assert [c.metadata.name for c in third.items] == ["cm6"] and not third.metadata._continue
+    assert second.metadata.resource_version == first.metadata.resource_version
+
+    now = core.list_namespaced_config_map("chunks")
+    assert [c.metadata.name for c in now.items] == ["cm0", "cm1", "cm2", "cm3", "cm3a", "cm5", "cm6"]
+
+    with pytest.raises(ApiException) as err:
+        core.list_namespaced_config_map("chunks", limit=3, _continue="garbage")
+    assert err.value.status == 400 and "continue key is not valid" in err.value.body
+    core.delete_namespace("chunks")
