@@ -14,9 +14,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 # debootstrap: `minikube-py image bootstrap` builds the base image from the Debian mirror (no registry).
 # iproute2/iptables/nftables/conntrack: node namespaces, bridges and Service rules.
-# curl/dnsutils: what users (and e2e tests) poke the cluster with. ruby/shellcheck: Vagrantfile and
-# provisioning script checks (tests/unit/test_vagrant.py).
-packages=(debootstrap iproute2 iptables nftables curl dnsutils conntrack ruby shellcheck)
+# curl/dnsutils: what users (and e2e tests) poke the cluster with. ruby/shellcheck/vagrant: Vagrantfile and
+# provisioning script checks (tests/unit/test_vagrant.py; `vagrant validate --ignore-provider` needs no
+# VirtualBox or libvirt, so it runs here even though VMs can't).
+packages=(debootstrap iproute2 iptables nftables curl dnsutils conntrack ruby shellcheck vagrant)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -47,8 +47,7 @@ def test_vagrantfile_parses_with_ruby():
 
 
 @pytest.mark.skipif(shutil.which("vagrant") is None,
-                    reason="vagrant not installed: the Vagrantfile is checked with `ruby -c` only "
-                           "(apt-get install vagrant, ~1.5 min, enables `vagrant validate`)")
+                    reason="vagrant not installed (scripts/setup.sh installs it)")
 @pytest.mark.parametrize("workers", ["1", "3"])
 def test_vagrant_validate(workers, tmp_path):
     env = {**os.environ, "WORKERS": workers, "VAGRANT_HOME": str(tmp_path / "vagrant.d"),
