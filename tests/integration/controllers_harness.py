@@ -230,18 +230,9 @@ class Cluster:
         return await self.client.update(plural, current)
 
     async def patch(self, plural: str, name: str, body, ns: str = "default", **kw) -> dict:
-        """PATCH, retried on 409: the API server currently answers a PATCH that races a controller's
-        write with Conflict instead of retrying it itself (reported to the API owner)."""
-        from minikube_py.client import Conflict
-
-        for attempt in range(10):
-            try:
-                return await self.client.patch(plural, name, body, namespace=ns, **kw)
-            except Conflict:
-                if attempt == 9:
-                    raise
-                await asyncio.sleep(0.05)
-        raise AssertionError("unreachable")
+        """PATCH; the API server retries a patch that races a controller's write itself (as the
+        apiserver's GuaranteedUpdate does), so no retry here."""
+        return await self.client.patch(plural, name, body, namespace=ns, **kw)
 
     async def pods(self, ns: str = "default", selector: str | None = None, active: bool = True) -> list[dict]:
         items = (await self.client.list("pods", ns, label_selector=selector))["items"]
