@@ -48,6 +48,7 @@ from . import defaults as _defaults
 from . import validation as _validation
 
 from . import patch as _patch
+from . import fieldmanager as _fieldmanager
 
 from . import protobuf as _protobuf
 
@@ -303,7 +304,7 @@ class ApiServer:
 
     # --- create ------------------------------------------------------------------------------------
     async def create_object(self, res: Resource, ns: str, obj: dict, *, dry_run: bool = False,
-                            strict: bool = False) -> dict:
+                            strict: bool = False, manager: str | None = None) -> dict:
         _check_kind(res, obj)
         meta = _meta(obj)
         if res.namespaced:
@@ -335,6 +336,8 @@ class ApiServer:
             await self._default_ingress_class(obj)
         self._validate(res, obj)
         obj = self._allocate(res, obj, None)
+        if manager:
+            _fieldmanager.record_update(None, obj, res.kind, manager, res.api_version, now_rfc3339())
         if res.plural == "nodes":
             return await self._create_node(res, name, obj, dry_run)
         if dry_run:
@@ -408,13 +411,14 @@ class ApiServer:
     async def guaranteed_update(self, res: Resource, ns: str, name: str,
                                 compute: Callable[[dict], dict], *, subresource: str | None = None,
                                 client_rv: str | None = None, dry_run: bool = False, strict: bool = False,
-                                create_if_missing: Callable[[], Awaitable[dict]] | None = None
-                                ) -> tuple[dict, bool]:
+                                create_if_missing: Callable[[], Awaitable[dict]] | None = None,
+                                manager: str | None = None) -> tuple[dict, bool]:
         """Read-compute-CAS until it sticks. Returns (stored object, created?).
 
         `compute(current_copy) -> new` builds the desired object (a PUT body or a patch result). When the
         client named a resourceVersion (in the URL body's metadata) a mismatch is its 409; our own CAS races
-        are retried, as the apiserver's GuaranteedUpdate does.
+        are retried, as the apiserver's GuaranteedUpdate does. *manager* (a client's write) gets the fields
+        the write changed in `managedFields` (fieldmanager.py); an apply's `compute` records its own.
         """
         key_ns = ns if res.namespaced else ""
         for _ in range(STATUS_CODES_TO_RETRY):
@@ -437,6 +441,13 @@ class ApiServer:
                     _service_update_strategy(new, current)
                 _defaults.apply_defaults(res, new)
             self._validate(res, new, current)
+            if subresource not in (None, "scale"):
+                pass  # status writes: untracked, and _update_rules kept the stored managedFields
+            elif manager:
+                _fieldmanager.record_update(current, new, res.kind, manager, res.api_version, now_rfc3339(),
+                                            subresource or "")
+            elif "managedFields" not in _meta(new) and "managedFields" in _meta(current):
+                _meta(new)["managedFields"] = copy.deepcopy(_meta(current)["managedFields"])
             _meta(new)["resourceVersion"] = _meta(current).get("resourceVersion")
             if new == current:
                 return current, False  # no-op updates are not written (resourceVersion stays)
@@ -815,7 +826,12 @@ class _Handlers:
         return _json(doc)
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        """An empty OpenAPI v2 document (empty protobuf = no paths, no definitions). kubectl falls back to
+        v2 when v3 lacks a group-version: with a 404 here a manifest naming a kind the server doesn't serve
+        fails with `failed to download openapi` instead of kubectl's `no matches for kind`; with an empty
+        document validation and apply's strategic merge use kubectl's built-in types, as before."""
+        # kube-openapi's response type (the `@v1.0` spelling kubectl asks for does not parse as a Go mime type)
+        return web.Response(body=b"", content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
 
     # --- REST dispatch -----------------------------------------------------------------------------
     async def api_dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -1023,7 +1039,7 @@ class _Handlers:
     async def create(self, request: web.Request, t: Target) -> web.Response:
         obj = await self._decoded_body(request)
         created = await self.s.create_object(t.res, t.namespace or "", obj, dry_run=self._dry_run(request),
-                                             strict=self._strict(request))
+                                             strict=self._strict(request), manager=_field_manager(request))
         return _json(created, 201)
 
     async def update(self, request: web.Request, t: Target, subresource: str | None = None) -> web.Response:
@@ -1038,7 +1054,8 @@ class _Handlers:
         create_missing = None
         if t.res.plural in CREATE_ON_UPDATE and subresource is None:
             async def create_missing() -> dict:
-                return await self.s.create_object(t.res, t.namespace or "", copy.deepcopy(obj))
+                return await self.s.create_object(t.res, t.namespace or "", copy.deepcopy(obj),
+                                                  manager=_field_manager(request))
 
         def compute(current: dict) -> dict:
             new = copy.deepcopy(obj)
@@ -1046,7 +1063,8 @@ class _Handlers:
             return new
         stored, created = await self.s.guaranteed_update(
             t.res, t.namespace or "", t.name or "", compute, subresource=subresource, client_rv=client_rv,
-            dry_run=self._dry_run(request), strict=self._strict(request), create_if_missing=create_missing)
+            dry_run=self._dry_run(request), strict=self._strict(request), create_if_missing=create_missing,
+            manager=_field_manager(request))
         return _json(stored, 201 if created else 200)
 
     async def patch(self, request: web.Request, t: Target, subresource: str | None = None) -> web.Response:
@@ -1057,23 +1075,51 @@ class _Handlers:
             raise errors.unsupported_media(ct)
         strict = self._strict(request)
         dry = self._dry_run(request)
+        manager = _field_manager(request)
+        if ct == _patch.APPLY_PATCH:
+            return await self._server_side_apply(request, t, body, subresource, strict, dry)
 
         def compute(current: dict) -> dict:
             return _apply_patch(t.res, current, body, ct)
 
-        create_missing = None
-        if ct == "application/apply-patch+yaml" and subresource is None:
-            async def create_missing() -> dict:
-                obj = decode_object(body, "application/yaml")
-                meta = _meta(obj)
-                if meta.get("name") and meta["name"] != t.name:
-                    raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name "
-                                             f"on the URL ({t.name})")
-                meta["name"] = t.name
-                return await self.s.create_object(t.res, t.namespace or "", obj, dry_run=dry, strict=strict)
         stored, created = await self.s.guaranteed_update(
             t.res, t.namespace or "", t.name or "", compute, subresource=subresource, dry_run=dry,
-            strict=strict, create_if_missing=create_missing, client_rv=_patch_precondition(body, ct))
+            strict=strict, client_rv=_patch_precondition(body, ct), manager=manager)
+        return _json(stored, 201 if created else 200)
+
+    async def _server_side_apply(self, request: web.Request, t: Target, body: bytes, subresource: str | None,
+                                 strict: bool, dry: bool) -> web.Response:
+        """`application/apply-patch+yaml`: the applied configuration is the manager's whole intent
+        (fieldmanager.apply: removals, conflicts, `force`); a missing object is created from it."""
+        manager = request.query.get("fieldManager", "")
+        if not manager:
+            raise errors.bad_request("PATCH /"+ t.res.plural + ": fieldManager is required for apply requests")
+        force = _bool_param(request.query.get("force"))
+        try:
+            applied = _patch.decode_apply(body)
+        except _patch.PatchError as e:
+            raise ApiError(e.code, _PATCH_REASONS.get(e.code, "BadRequest"), e.message)
+        meta = _meta(applied)
+        if meta.get("name") and meta["name"] != t.name:
+            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name "
+                                     f"on the URL ({t.name})")
+
+        def applied_over(current: dict | None) -> dict:
+            try:
+                return _fieldmanager.apply(current, applied, t.res.kind, manager, t.res.api_version,
+                                           now_rfc3339(), force=force)
+            except _fieldmanager.ApplyConflict as e:
+                raise ApiError(409, "Conflict", str(e), {"causes": e.causes})
+
+        create_missing = None
+        if subresource is None:
+            async def create_missing() -> dict:
+                obj = applied_over(None)
+                _meta(obj)["name"] = t.name
+                return await self.s.create_object(t.res, t.namespace or "", obj, dry_run=dry, strict=strict)
+        stored, created = await self.s.guaranteed_update(
+            t.res, t.namespace or "", t.name or "", applied_over, subresource=subresource, dry_run=dry,
+            strict=strict, create_if_missing=create_missing, client_rv=meta.get("resourceVersion") or None)
         return _json(stored, 201 if created else 200)
 
     async def _delete_options(self, request: web.Request) -> dict:
@@ -1149,7 +1195,8 @@ class _Handlers:
         def compute(current: dict) -> dict:
             current.setdefault("spec", {})["replicas"] = replicas
             return current
-        stored, _ = await self.s.guaranteed_update(t.res, ns, name, compute, client_rv=client_rv or None)
+        stored, _ = await self.s.guaranteed_update(t.res, ns, name, compute, client_rv=client_rv or None,
+                                                   subresource="scale", manager=_field_manager(request))
         return _json(_to_scale(t.res, stored))
 
     async def binding(self, request: web.Request, t: Target) -> web.Response:
@@ -1346,6 +1393,16 @@ def _patch_precondition(body: bytes, content_type: str) -> str:
     meta = doc.get("metadata") if isinstance(doc, dict) else None
     rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
     return str(rv) if rv else ""
+
+
+def _field_manager(request: web.Request) -> str:
+    """Who is writing, for managedFields: `?fieldManager=`, else the User-Agent's first word (the
+    apiserver's rule: `kubectl/v1.33.0 (linux/amd64)` → `kubectl`)."""
+    given = request.query.get("fieldManager")
+    if given:
+        return given[:128]
+    agent = request.headers.get("User-Agent", "").split("/", 1)[0].strip()
+    return agent[:128] or "unknown"
 
 
 def _apply_patch(res: Resource, obj: dict, body: bytes, content_type: str) -> dict:
