@@ -119,6 +119,12 @@ def unsupported_media(content_type: str) -> ApiError:
                     f'application/apply-patch+yaml, application/strategic-merge-patch+json (got "{content_type}")')
 
 
+def unsupported_body(content_type: str) -> ApiError:
+    """415 for a create/update body the decoder has no serializer for (the apiserver's NegotiateInputSerializer)."""
+    return ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted "
+                    "media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
+
+
 def not_acceptable() -> ApiError:
     return ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json, "
                     "application/yaml, application/vnd.kubernetes.protobuf")

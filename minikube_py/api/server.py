@@ -35,6 +35,7 @@ from minikube_py.config import AGENT_PORT, ClusterConfig
 from minikube_py.store import AlreadyExists, Compacted, Conflict, NotFound, Store
 
 from . import discovery, errors, openapi
+from .jsonerrors import go_message as go_json_message
 from .allocators import AllocationError, ServiceAllocator
 from . import nodeipam, paging
 from .auth import TokenAuthenticator, anonymous_allowed
@@ -121,6 +122,10 @@ async def read_body(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
+# What the apiserver's decoder reads for a whole object (no Content-Type means JSON); anything else is 415.
+BODY_TYPES = ("", "application/json", "application/yaml", _protobuf.CONTENT_TYPE)
+
+
 def decode_object(body: bytes, content_type: str) -> dict:
     """JSON, YAML or Kubernetes protobuf (kubectl's typed `create`/`run`/`expose`) into a dict; 400 like
     the apiserver's decoder for malformed JSON/YAML, 415 for protobuf we can't read."""
@@ -139,13 +144,18 @@ def decode_object(body: bytes, content_type: str) -> dict:
                 pass
             raise ApiError(415, "UnsupportedMediaType", f"the{kind} body in {ct} could not be decoded ({e}); "
                            f"send it as application/json")
+    if ct not in BODY_TYPES:
+        raise errors.unsupported_body(ct)
     if not body.strip():
         raise errors.bad_request("the body of the request was empty")
     try:
-        if "yaml" in ct:
+        if ct == "application/yaml":
             obj = yaml.safe_load(body)
         else:
-            obj = json.loads(body)
+            text = body.decode("utf-8", "replace")
+            obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise errors.bad_request(f"couldn't get version/kind; json parse error: {go_json_message(text, e)}")
     except (ValueError, yaml.YAMLError) as e:
         raise errors.bad_request(f"couldn't get version/kind; json parse error: {str(e).splitlines()[0]}")
     if not isinstance(obj, dict):
@@ -894,6 +904,8 @@ class _Handlers:
             return await self.pod_log(request, t)
         elif sub == "exec" and m in ("GET", "POST"):
             return await self.pod_exec(request, t)
+        elif sub == "portforward" and m in ("GET", "POST"):
+            return await self.pod_portforward(request, t)
         raise errors.method_not_allowed()
 
     # --- read --------------------------------------------------------------------------------------
@@ -1369,6 +1381,47 @@ class _Handlers:
             for task in (down, up):
                 task.cancel()
             await asyncio.gather(down, up, return_exceptions=True)
+            await upstream.close()
+            await ws.close()
+        return ws
+
+    async def pod_portforward(self, request: web.Request, t: Target) -> web.StreamResponse:
+        """kubectl >= 1.31 tunnels SPDY in WebSocket binary messages (`SPDY/3.1+portforward.k8s.io`); the
+        agent terminates SPDY, we only relay the messages (as the real apiserver relays to the kubelet)."""
+        pod = await self.s._get(t.res, t.namespace or "", t.name or "")
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            raise errors.bad_request("Upgrade request required")
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        chosen = "SPDY/3.1+portforward.k8s.io"
+        if chosen not in offered:
+            raise errors.bad_request(f"port-forward needs the WebSocket subprotocol {chosen}")
+        if ((pod.get("status") or {}).get("phase")) != "Running":
+            raise errors.bad_request(f"pod {t.name} is not running")
+        base = await self._agent_base(pod)
+        url = f"{base.replace('http://', 'ws://')}/portForward/{t.namespace}/{t.name}"
+        assert self.s.http is not None
+        try:
+            upstream = await self.s.http.ws_connect(url, protocols=(chosen,), max_msg_size=0, autoping=True,
+                                                    headers={"Authorization": f"Bearer {self.s.node_token}"})
+        except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as e:
+            raise errors.internal(f"unable to upgrade connection: {e}")
+        ws = web.WebSocketResponse(protocols=(chosen,), max_msg_size=0, autoping=True)
+        await ws.prepare(request)
+
+        async def pump(src, dst) -> None:
+            async for msg in src:
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    await dst.send_bytes(msg.data)
+                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
+                    break
+
+        tasks = {asyncio.ensure_future(pump(upstream, ws)), asyncio.ensure_future(pump(ws, upstream))}
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)  # either side hanging up ends it
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await upstream.close()
             await ws.close()
         return ws

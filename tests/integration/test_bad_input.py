@@ -68,3 +68,32 @@ def test_apply_still_configures_after_openapi_v2_answers(kubectl, tmp_path):
     got = json.loads(kubectl("get", "deploy", "v2apply", "-o", "json").stdout)
     assert got["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "X", "value": "1"}]
     kubectl("delete", "deploy", "v2apply")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+async def test_create_or_update_with_an_unknown_content_type_is_415(raw, cp, content_type):
+    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ct"}})
+    url = cp.url + "/api/v1/namespaces/default/configmaps"
+    for method, target in (("POST", url), ("PUT", url + "/ct")):
+        async with raw.request(method, target, data=body, headers={"Content-Type": content_type}) as r:
+            status = await r.json()
+            assert r.status == 415, status
+            assert status["reason"] == "UnsupportedMediaType"
+            assert status["message"] == ("the body of the request was in an unknown format - accepted media types "
+                                         "include: application/json, application/yaml, "
+                                         "application/vnd.kubernetes.protobuf")
+
+
+@pytest.mark.parametrize("body,message", [
+    (b'{"apiVersion":"v1","kind":"ConfigMap",', "unexpected end of JSON input"),
+    (b"hello", "invalid character 'h' looking for beginning of value"),
+    (b'{"a" 1}', "invalid character '1' after object key"),
+    (b"{'a': 1}", "invalid character '\\'' looking for beginning of object key string"),
+    (b'{"a": 1} x', "invalid character 'x' after top-level value"),
+])
+async def test_malformed_json_reads_like_go(raw, cp, body, message):
+    url = cp.url + "/api/v1/namespaces/default/configmaps"
+    async with raw.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+        status = await r.json()
+        assert r.status == 400 and status["reason"] == "BadRequest"
+        assert status["message"] == f"couldn't get version/kind; json parse error: {message}"
