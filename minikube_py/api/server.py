@@ -18,6 +18,7 @@ verb handler. Handlers follow the real apiserver's generic registry:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import json
 import logging
@@ -204,6 +205,20 @@ def unknown_fields(res: Resource, obj: dict) -> list[str]:
     return out
 
 
+# The unknown-field warnings of the request being handled: a list under `fieldValidation=Warn` (the default),
+# None under `Ignore` or outside a request. `_warning_middleware` turns them into `Warning` headers.
+_FIELD_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("field_warnings", default=None)
+
+
+def drop_unknown_fields(res: Resource, obj: dict) -> None:
+    """Without `Strict`, unknown fields are dropped as the typed decoder drops them, never stored; under
+    `Warn` each one becomes `Warning: unknown field "spec.foo"` (kubectl prints it)."""
+    dropped = _validation.prune_unknown_fields(res, obj)
+    warnings = _FIELD_WARNINGS.get()
+    if warnings is not None:
+        warnings[:] = [f'unknown field "{f}"' for f in dropped]  # a retried update replaces, not adds
+
+
 # --- server state ----------------------------------------------------------------------------------
 
 class ApiServer:
@@ -327,6 +342,7 @@ class ApiServer:
         if strict and (bad := unknown_fields(res, obj)):
             raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
                                      "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in bad))
+        drop_unknown_fields(res, obj)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(random.choice(GENERATE_ALPHABET) for _ in range(5))
         name = meta.get("name") or ""
@@ -445,6 +461,7 @@ class ApiServer:
                 raise errors.bad_request(
                     f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: strict decoding '
                     "error: " + ", ".join(f'unknown field "{f}"' for f in bad))
+            drop_unknown_fields(res, new)
             new = self._update_rules(res, current, new, subresource)
             if subresource != "status":
                 if res.plural == "services":
@@ -720,7 +737,8 @@ def make_app(store: Store, tokens: dict[str, str], config: ClusterConfig | None 
     """The API server application. `tokens` is `{"admin": ..., "node": ...}` (pki.Pki's tokens); `config`
     seeds the `kubernetes` Service and sizes the allocators (defaults when None)."""
     state = ApiServer(store, tokens, config, bookmark_seconds)
-    app = web.Application(middlewares=[_error_middleware, _auth_middleware], client_max_size=MAX_BODY + 1024 * 1024)
+    app = web.Application(middlewares=[_error_middleware, _auth_middleware, _warning_middleware],
+                          client_max_size=MAX_BODY + 1024 * 1024)
     app[K_STATE] = state
     h = _Handlers(state)
     r = app.router
@@ -786,6 +804,25 @@ async def _error_middleware(request: web.Request, handler):
         log.exception("internal error on %s %s", request.method, request.path)
         err = errors.internal(str(e))
         return _json(err.status(), 500)
+
+
+def _warning_header(text: str) -> str:
+    """Go's net.NewWarningHeader: code 299, agent `-`, the text in quotes with `"` and `\\` escaped."""
+    return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@web.middleware
+async def _warning_middleware(request: web.Request, handler):
+    token = _FIELD_WARNINGS.set(None if request.query.get("fieldValidation") == "Ignore" else [])
+    try:
+        resp = await handler(request)
+        warnings = _FIELD_WARNINGS.get()
+        if warnings and not resp.prepared:
+            for text in warnings:
+                resp.headers.add("Warning", _warning_header(text))
+        return resp
+    finally:
+        _FIELD_WARNINGS.reset(token)
 
 
 @web.middleware

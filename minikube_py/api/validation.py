@@ -1290,3 +1290,31 @@ def unknown_fields(resource: Resource, obj: dict) -> list[str]:
     if schema is not None:
         _unknown(obj, schema, "", out)
     return out
+
+
+def _prune(value: Any, schema: Any, path: str, out: list[str]) -> None:
+    if schema is None:
+        return
+    if isinstance(schema, list):
+        for i, item in enumerate(_as_list(value)):
+            _prune(item, schema[0], f"{path}[{i}]", out)
+        return
+    if not isinstance(value, dict):
+        return
+    for k in list(value):
+        child = f"{path}.{k}" if path else k
+        if k not in schema:
+            out.append(child)
+            del value[k]
+        else:
+            _prune(value[k], schema[k], child, out)
+
+
+def prune_unknown_fields(resource: Resource, obj: dict) -> list[str]:
+    """Remove what `unknown_fields` names, in place, and return those paths: without `Strict` the
+    apiserver decodes into its typed structs, which drops unknown fields (and, under `Warn`, says so)."""
+    out: list[str] = []
+    schema = SCHEMAS.get(resource.plural)
+    if schema is not None:
+        _prune(obj, schema, "", out)
+    return out

@@ -70,6 +70,58 @@ def test_apply_still_configures_after_openapi_v2_answers(kubectl, tmp_path):
     kubectl("delete", "deploy", "v2apply")
 
 
+UNKNOWN_FIELDS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+  bogus: 1
+data:
+  a: "1"
+spec: {{}}
+"""
+
+
+def test_unknown_fields_warn_or_ignore_are_dropped(kubectl, tmp_path):
+    """`--validate=warn` prints one `Warning: unknown field` per field and `--validate=false` says nothing;
+    both store the object without the fields, as the apiserver's typed decoder drops them."""
+    f = tmp_path / "u.yaml"
+    f.write_text(UNKNOWN_FIELDS.format(name="warned"))
+    p = kubectl("create", "--validate=warn", "-f", str(f))
+    assert 'Warning: unknown field "metadata.bogus"' in p.stderr and 'Warning: unknown field "spec"' in p.stderr
+    got = json.loads(kubectl("get", "cm", "warned", "-o", "json").stdout)
+    assert "bogus" not in got["metadata"] and "spec" not in got and got["data"] == {"a": "1"}
+
+    f.write_text(UNKNOWN_FIELDS.format(name="ignored"))
+    p = kubectl("create", "--validate=false", "-f", str(f))
+    assert "Warning" not in p.stderr
+    got = json.loads(kubectl("get", "cm", "ignored", "-o", "json").stdout)
+    assert "bogus" not in got["metadata"] and "spec" not in got
+
+    p = kubectl("patch", "cm", "ignored", "--type=merge", "-p", '{"data":{"b":"2"},"extra":true}')
+    assert 'Warning: unknown field "extra"' in p.stderr
+    got = json.loads(kubectl("get", "cm", "ignored", "-o", "json").stdout)
+    assert "extra" not in got and got["data"] == {"a": "1", "b": "2"}
+    kubectl("delete", "cm", "warned", "ignored")
+
+
+async def test_unknown_fields_warning_header_and_strict_stays_400(client, raw, cp):
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hdr", "bogus": 1}, "spec": {}}
+    url = cp.url + "/api/v1/namespaces/default/configmaps"
+    async with raw.post(url, json=body) as r:
+        assert r.status == 201
+        assert r.headers.getall("Warning") == ['299 - "unknown field \\"metadata.bogus\\""',
+                                               '299 - "unknown field \\"spec\\""']
+        stored = await r.json()
+        assert "bogus" not in stored["metadata"] and "spec" not in stored
+    body["metadata"]["name"] = "hdr2"
+    async with raw.post(url, json=body, params={"fieldValidation": "Strict"}) as r:
+        assert r.status == 400
+        assert (await r.json())["message"] == ('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict '
+                                               'decoding error: unknown field "metadata.bogus", unknown field "spec"')
+    await client.delete("configmaps", "hdr", namespace="default")
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
 async def test_create_or_update_with_an_unknown_content_type_is_415(raw, cp, content_type):
     body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ct"}})
