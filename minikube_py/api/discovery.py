@@ -80,7 +80,10 @@ def api_resource_list(group_version: str) -> dict | None:
     resources = groups().get(group_version)
     if resources is None:
         return None
-    items = [e for r in resources for e in _resource_entries(r)]
+    # The apiserver registers a group-version's paths sorted (`sort.Strings` in its installer), so
+    # discovery lists `deployments, deployments/scale, deployments/status, replicasets, ...`; kubectl
+    # expands `get all` in this order (deployments before replicasets).
+    items = sorted((e for r in resources for e in _resource_entries(r)), key=lambda e: e["name"])
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": items}
 
 
@@ -93,7 +96,7 @@ def _aggregated_resource(r: Resource) -> dict:
     if r.categories:
         entry["categories"] = list(r.categories)
     subs = []
-    for sub in r.subresources:
+    for sub in sorted(r.subresources):
         group, version, kind, verbs = _SUBRESOURCES[sub]
         subs.append({"subresource": sub,
                      "responseKind": {"group": r.group if group is None else group,
@@ -112,7 +115,7 @@ def aggregated_discovery(legacy: bool) -> dict:
     for g in names:
         versions = []
         for v in (["v1"] if legacy else _versions_of(g)):
-            rs = [r for r in RESOURCES.values() if r.group == g and r.version == v]
+            rs = sorted((r for r in RESOURCES.values() if r.group == g and r.version == v), key=lambda r: r.plural)
             versions.append({"version": v, "resources": [_aggregated_resource(r) for r in rs],
                              "freshness": "Current"})
         items.append({"metadata": {"name": g, "creationTimestamp": None}, "versions": versions})
