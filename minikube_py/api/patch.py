@@ -9,9 +9,9 @@ tags `patchStrategy:"merge" patchMergeKey:"…"`); `MERGE_KEYS` below is that ta
 Directives understood (all of kubectl's): `$patch: replace|delete|merge` in maps and list elements,
 `$retainKeys`, `$setElementOrder/<list>`, `$deleteFromPrimitiveList/<list>`, and `null` deleting a key.
 
-`application/apply-patch+yaml` (server-side apply) is treated as a strategic merge of the applied
-configuration over the live object: no managed fields, no conflicts. That is enough for `kubectl apply
---server-side` on a cluster with one field manager per object, which is what a learner has.
+`application/apply-patch+yaml` (server-side apply) is handled by fieldmanager.py (ownership, removals,
+conflicts) on top of the strategic merge here; `apply_patch` itself, for callers without managed fields,
+merges the applied configuration like a strategic merge patch.
 """
 from __future__ import annotations
 
@@ -59,15 +59,20 @@ def apply_patch(resource: Resource, obj: dict, patch_body: bytes, content_type: 
             raise PatchError("strategic merge patch must be a JSON object", 400)
         return strategic_merge_patch(obj, patch, resource.kind)
     if media == APPLY_PATCH:
-        try:
-            applied = yaml.safe_load(patch_body.decode("utf-8") if isinstance(patch_body, bytes) else patch_body)
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise PatchError(f"error decoding YAML: {e}", 400) from None
-        if not isinstance(applied, dict):
-            raise PatchError("apply patch must be a YAML object", 400)
-        return strategic_merge_patch(obj, applied, resource.kind)
+        return strategic_merge_patch(obj, decode_apply(patch_body), resource.kind)
     raise PatchError(f"the body of the request was in an unknown format - accepted media types include: "
                      f"{', '.join(PATCH_TYPES)}", 415)
+
+
+def decode_apply(body: bytes | str) -> dict:
+    """An `application/apply-patch+yaml` body (YAML or JSON) as an object; 400 when it isn't one."""
+    try:
+        applied = yaml.safe_load(body.decode("utf-8") if isinstance(body, bytes) else body)
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise PatchError(f"error decoding YAML: {e}", 400) from None
+    if not isinstance(applied, dict):
+        raise PatchError("apply patch must be a YAML object", 400)
+    return applied
 
 
 def _decode_json(body: bytes | str) -> Any:

@@ -13,6 +13,7 @@ import yaml
 
 GUIDE = Path("/work/shared/guide")
 REDIS = GUIDE / "counter-redis-svc.yml"
+GUIDE_ECHO = GUIDE / "echo-deployment.yml"
 
 
 def test_version_and_api_resources(kubectl):
@@ -63,6 +64,28 @@ def test_server_side_apply(kubectl):
     svc = yaml.safe_load(kubectl("get", "svc", "redis", "-o", "yaml").stdout)
     assert svc["spec"]["clusterIP"].startswith("10.") and svc["spec"]["selector"] == {"app": "counter", "tier": "db"}
     kubectl("delete", "-f", str(REDIS))
+
+
+def test_server_side_apply_owns_fields_removes_dropped_ones_and_reports_conflicts(kubectl):
+    """Server-side apply's contract (managedFields): a field dropped from the manifest goes away, a
+    field another manager set is a conflict naming it, `--force-conflicts` takes it over."""
+    base = yaml.safe_load(GUIDE_ECHO.read_text())
+    base["metadata"]["labels"] = {"team": "a", "tier": "app"}
+    kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(base))
+    del base["metadata"]["labels"]["team"]
+    kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(base))
+    live = yaml.safe_load(kubectl("get", "deploy", "echo-deploy", "-o", "yaml", "--show-managed-fields").stdout)
+    assert live["metadata"]["labels"] == {"tier": "app"}
+    assert [(m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]] == [("kubectl", "Apply")]
+
+    kubectl("scale", "deploy/echo-deploy", "--replicas=2")
+    p = kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(base), check=False)
+    assert p.returncode == 1
+    assert ('Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: '
+            '.spec.replicas') in p.stderr
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump(base))
+    assert kubectl("get", "deploy", "echo-deploy", "-o", "jsonpath={.spec.replicas}").stdout == "4"
+    kubectl("delete", "deploy", "echo-deploy")
 
 
 def test_label_and_scale(kubectl):

@@ -171,3 +171,20 @@ def test_list_chunks_are_one_consistent_snapshot(api, cp):
         core.list_namespaced_config_map("chunks", limit=3, _continue="garbage")
     assert err.value.status == 400 and "continue key is not valid" in err.value.body
     core.delete_namespace("chunks")
+
+
+def test_managed_fields_and_apply_need_a_field_manager(api):
+    """The official client sees who set what, and an apply without `field_manager` is a 400."""
+    core = k8s.CoreV1Api(api)
+    core.create_namespaced_config_map("default", k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="owned"),
+                                                                 data={"a": "1"}), field_manager="tester")
+    cm = core.read_namespaced_config_map("owned", "default")
+    [entry] = cm.metadata.managed_fields
+    assert (entry.manager, entry.operation, entry.api_version) == ("tester", "Update", "v1")
+    assert entry.fields_v1 == {"f:data": {"f:a": {}}}
+    with pytest.raises(ApiException) as err:
+        core.patch_namespaced_config_map("owned", "default", {"apiVersion": "v1", "kind": "ConfigMap",
+                                                              "metadata": {"name": "owned"}},
+                                         _content_type="application/apply-patch+yaml")
+    assert err.value.status == 400 and "fieldManager is required" in err.value.body
+    core.delete_namespaced_config_map("owned", "default")
