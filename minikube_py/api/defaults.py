@@ -21,9 +21,26 @@ from minikube_py.api.resources import Resource
 
 def apply_defaults(resource: Resource, obj: dict, now: datetime | None = None) -> None:
     """Default *obj* (a *resource* object) in place. *now* is only used for Event timestamps."""
+    _drop_empty_metadata(obj)
     fn = _BY_PLURAL.get(resource.plural)
     if fn is not None:
         fn(obj, now)
+
+
+# ObjectMeta fields that are `omitempty` in Go: an empty list or map is never stored or shown.
+_OMIT_EMPTY_METADATA = ("labels", "annotations", "ownerReferences", "finalizers")
+
+
+def _drop_empty_metadata(obj: dict) -> None:
+    """A ReplicaSet releasing its only pod (strategic-merge `$patch: delete` of the last ownerReference) or
+    `kubectl label pod p app-` on the last label leaves `[]`/`{}`; Kubernetes serialises those as absent,
+    so `kubectl get -o yaml` shows no `ownerReferences: []` / `labels: {}`."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return
+    for key in _OMIT_EMPTY_METADATA:
+        if key in meta and meta[key] in ([], {}, None):
+            del meta[key]
 
 
 # --- pods ------------------------------------------------------------------------------------------

@@ -230,3 +230,18 @@ def test_defaulting_twice_changes_nothing(plural, obj):
     twice = copy.deepcopy(once)
     apply_defaults(RESOURCES[plural], twice)
     assert twice == once
+
+
+@pytest.mark.parametrize("plural", ["pods", "replicasets", "services", "configmaps"])
+def test_empty_omitempty_metadata_is_dropped(plural):
+    """A released pod (last ownerReference deleted) or a last label removed: the field is absent, as Go's
+    omitempty serialises it; non-empty values and other fields stay."""
+    obj = {"metadata": {"name": "x", "namespace": "default", "ownerReferences": [], "labels": {},
+                        "annotations": {}, "finalizers": []}}
+    apply_defaults(RESOURCES[plural], obj)
+    assert not {"ownerReferences", "labels", "annotations", "finalizers"} & set(obj["metadata"])
+    kept = {"metadata": {"name": "x", "labels": {"a": "b"}, "finalizers": ["f"],
+                         "ownerReferences": [{"uid": "u", "kind": "ReplicaSet", "name": "rs", "apiVersion": "apps/v1"}]}}
+    apply_defaults(RESOURCES[plural], kept)
+    assert kept["metadata"]["labels"] == {"a": "b"} and kept["metadata"]["finalizers"] == ["f"]
+    assert len(kept["metadata"]["ownerReferences"]) == 1
