@@ -674,10 +674,17 @@ def _service_update_strategy(new: dict, old: dict) -> None:
     client left them as they were (Kubernetes' dropTypeDependentFields)."""
     spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
     new_type, old_type = spec.get("type", "ClusterIP"), old_spec.get("type", "ClusterIP")
-    if new_type != "ExternalName" and old_type != "ExternalName" and not spec.get("clusterIP") \
-            and old_spec.get("clusterIP"):
-        spec["clusterIP"] = old_spec["clusterIP"]
-        spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+    if new_type != "ExternalName" and old_type != "ExternalName" and old_spec.get("clusterIP"):
+        old_ips = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+        # patchAllocatedValues: what the client left out keeps what was allocated
+        if not spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+        if not spec.get("clusterIPs"):
+            spec["clusterIPs"] = old_ips
+        # normalizeClusterIPs: only the singular changed (an old client), so the plural follows it and
+        # validation names the IP the client asked for
+        elif spec["clusterIP"] != old_spec["clusterIP"] and spec["clusterIPs"] == old_ips:
+            spec["clusterIPs"] = [spec["clusterIP"]]
     if new_type == old_type:
         return
     if new_type == "ExternalName" and spec.get("clusterIP") == old_spec.get("clusterIP"):

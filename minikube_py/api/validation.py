@@ -772,13 +772,33 @@ def _validate_service(resource: Resource, obj: dict, old: dict | None) -> list[F
     ifp = spec.get("ipFamilyPolicy")
     if ifp is not None and ifp not in _IP_FAMILY_POLICIES:
         errs.append(_not_supported("spec.ipFamilyPolicy", ifp, _IP_FAMILY_POLICIES))
+    ips = _as_list(spec.get("clusterIPs"))
     if old is not None:
-        old_ip = _as_dict(old.get("spec")).get("clusterIP") or ""
-        # An empty clusterIP on update means "keep it": the server copies the allocated one over.
-        if old_ip and cluster_ip and cluster_ip != old_ip and stype != "ExternalName":
-            ips = spec.get("clusterIPs") or [cluster_ip]
-            errs.append(_invalid("spec.clusterIPs[0]", list(ips), "may not change once set"))
+        errs = _cluster_ips_update(spec, _as_dict(old.get("spec"))) + errs
+    if stype != "ExternalName" and ips:
+        # ClusterIP and ClusterIPs are synced (the registry fills one from the other where it can)
+        if not cluster_ip:
+            errs.append(_invalid("spec.clusterIPs", ips, "must be empty when `clusterIP` is not specified"))
+        elif ips[0] != cluster_ip:
+            errs.append(_invalid("spec.clusterIPs", ips, "first value must match `clusterIP`"))
     return errs
+
+
+def _cluster_ips_update(spec: dict, old_spec: dict) -> list[FieldError]:
+    """Kubernetes' validateUpgradeDowngradeClusterIPs for one family: an allocated IP may not change.
+    Omitted IPs mean "keep them" (the registry copies the allocated ones over before validating)."""
+    if "ExternalName" in (spec.get("type"), old_spec.get("type")):
+        return []
+    old_ips = _as_list(old_spec.get("clusterIPs")) or ([old_spec["clusterIP"]] if old_spec.get("clusterIP") else [])
+    new_ips = _as_list(spec.get("clusterIPs")) or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    if not old_ips or not new_ips or (old_ips[:1] == ["None"] and new_ips[:1] == ["None"]):
+        return []
+    if len(old_ips) == len(new_ips):
+        return [_invalid(f"spec.clusterIPs[{i}]", new_ips, "may not change once set")
+                for i, ip in enumerate(old_ips) if ip != new_ips[i]]
+    if new_ips[0] != old_ips[0]:
+        return [_invalid("spec.clusterIPs[0]", new_ips, "may not change once set")]
+    return []
 
 
 def _validate_endpoints(resource: Resource, obj: dict, old: dict | None) -> list[FieldError]:

@@ -10,6 +10,8 @@ import ssl
 import aiohttp
 import pytest
 
+from minikube_py.client.client import ApiError
+
 
 @pytest.fixture
 async def raw(cp):
@@ -149,3 +151,32 @@ async def test_malformed_json_reads_like_go(raw, cp, body, message):
         status = await r.json()
         assert r.status == 400 and status["reason"] == "BadRequest"
         assert status["message"] == f"couldn't get version/kind; json parse error: {message}"
+
+
+async def test_changing_a_service_cluster_ip_names_the_new_value(client):
+    """Only `clusterIP` changed (an old client): the registry makes `clusterIPs` follow it, so the 422
+    shows the IP the user asked for, not the stored one."""
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ipchange"},
+           "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}
+    created = await client.create("services", svc, namespace="default")
+    ip = created["spec"]["clusterIP"]
+    other = "10.96.0.99" if ip != "10.96.0.99" else "10.96.0.98"
+    try:
+        with pytest.raises(ApiError) as e:
+            await client.patch("services", "ipchange", {"spec": {"clusterIP": other}}, namespace="default",
+                               patch_type="merge")
+        assert e.value.status == 422
+        assert e.value.message == (f'Service "ipchange" is invalid: spec.clusterIPs[0]: Invalid value: '
+                                   f'[]string{{"{other}"}}: may not change once set')
+        # Only `clusterIPs` changed: refused too, rather than silently overwritten with the old IP.
+        with pytest.raises(ApiError) as e:
+            await client.patch("services", "ipchange", [{"op": "replace", "path": "/spec/clusterIPs",
+                                                         "value": [other]}], namespace="default",
+                               patch_type="json")
+        assert e.value.status == 422 and "may not change once set" in e.value.message
+        assert f'spec.clusterIPs: Invalid value: []string{{"{other}"}}: first value must match `clusterIP`' \
+            in e.value.message
+        got = await client.get("services", "ipchange", namespace="default")
+        assert got["spec"]["clusterIP"] == ip and got["spec"]["clusterIPs"] == [ip]
+    finally:
+        await client.delete("services", "ipchange", namespace="default")
