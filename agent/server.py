@@ -1,4 +1,5 @@
-"""The agent's logs/exec server: what the API server relays `kubectl logs` and `kubectl exec` to.
+"""The agent's logs/exec/port-forward server: what the API server relays `kubectl logs`, `exec` and
+`port-forward` to.
 
 Plain HTTP on `<node ip>:10250` (the node network only), every request but `/healthz` authenticated with
 `Authorization: Bearer <node token>` (the API server holds it; users never reach this port directly).
@@ -10,6 +11,9 @@ Plain HTTP on `<node ip>:10250` (the node network only), every request but `/hea
   byte is the channel — 0 stdin, 1 stdout, 2 stderr, 3 status (a `Status` JSON at the end), 4 resize
   (`{"Width":…,"Height":…}`), and in v5 255 = "close channel N" (`FF 00`: stdin EOF). After the
   status the socket is closed (kubectl waits for that).
+- `GET /portForward/{ns}/{pod}` upgrades to a WebSocket speaking `SPDY/3.1+portforward.k8s.io`: SPDY/3.1
+  frames tunnelled in binary messages (agent/portforward.py), each forwarded port connected to
+  localhost:<port> inside the pod sandbox's network namespace, as containerd does for the kubelet.
 
 Docker's exec is a hijacked raw socket: without a tty the output is multiplexed (8-byte headers saying
 stdout or stderr), with a tty it's raw. Its blocking I/O runs in threads; the WebSocket side stays on the
@@ -27,6 +31,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
+from agent import portforward, spdy
+from agent.sandbox import SANDBOX_CONTAINER
 from minikube_py.config import LABEL_CONTAINER, LABEL_NAMESPACE, LABEL_NODE, LABEL_POD, LABEL_PROFILE
 
 if TYPE_CHECKING:
@@ -274,6 +280,42 @@ async def exec_handler(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def portforward_handler(request: web.Request) -> web.StreamResponse:
+    syncer: PodSyncer = request.app[SYNCER]  # type: ignore[assignment]
+    ns, pod = request.match_info["ns"], request.match_info["pod"]
+    ws = web.WebSocketResponse(protocols=(portforward.WS_TUNNEL_PROTOCOL,), autoping=True, max_msg_size=0)
+    await ws.prepare(request)
+
+    async def dial(port: int) -> portforward.Streams:
+        infos = await asyncio.to_thread(_find_instances, syncer, ns, pod, SANDBOX_CONTAINER)
+        sandbox = next((c for c in infos if c.running and c.pid), None)
+        if sandbox is None:
+            raise portforward.DialError(f"error forwarding port {port} to pod {ns}/{pod}, uid : "
+                                        f"pod sandbox of {ns}/{pod} is not running")
+        try:
+            return await portforward.dial_netns(f"/proc/{sandbox.pid}/ns/net", port, sandbox.id)
+        except portforward.DialError as e:  # the kubelet's wrapping of the runtime's error
+            raise portforward.DialError(f"error forwarding port {port} to pod {sandbox.id}, uid : {e}") from None
+
+    session = portforward.PortForwardSession(ws.send_bytes, dial)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await session.feed(msg.data)
+                if session.closed:
+                    break
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                break
+    except spdy.SpdyError as e:
+        log.info("port-forward to %s/%s: %s", ns, pod, e)
+    except ConnectionResetError:
+        pass
+    finally:
+        await session.close()
+        await ws.close()
+    return ws
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
@@ -286,6 +328,7 @@ def make_app(syncer: "PodSyncer", token: str) -> web.Application:
     app.router.add_get("/containerLogs/{ns}/{pod}/{container}", container_logs)
     app.router.add_get("/exec/{ns}/{pod}/{container}", exec_handler)
     app.router.add_post("/exec/{ns}/{pod}/{container}", exec_handler)
+    app.router.add_get("/portForward/{ns}/{pod}", portforward_handler)
     return app
 
 

@@ -54,7 +54,7 @@ RESOURCES: dict[str, Resource] = {
     r.plural: r
     for r in [
         Resource("namespaces", "Namespace", "", "v1", False, ("ns",), ("status",), singular="namespace"),
-        Resource("pods", "Pod", "", "v1", True, ("po",), ("status", "log", "exec", "binding"),
+        Resource("pods", "Pod", "", "v1", True, ("po",), ("status", "log", "exec", "portforward", "binding"),
                  singular="pod", categories=(_ALL,)),
         Resource("services", "Service", "", "v1", True, ("svc",), ("status",), singular="service",
                  categories=(_ALL,)),

@@ -1430,36 +1430,65 @@ class _Handlers:
         return ws
 
     async def pod_portforward(self, request: web.Request, t: Target) -> web.StreamResponse:
-        """kubectl >= 1.31 tunnels SPDY in WebSocket binary messages (`SPDY/3.1+portforward.k8s.io`); the
-        agent terminates SPDY, we only relay the messages (as the real apiserver relays to the kubelet)."""
+        """kubectl port-forward. Since 1.31 kubectl tunnels SPDY/3.1 in WebSocket binary messages
+        (subprotocol `SPDY/3.1+portforward.k8s.io`); when that upgrade is refused it falls back to a plain
+        `Upgrade: SPDY/3.1` (`X-Stream-Protocol-Version: portforward.k8s.io`, also what older clients send).
+        Either way the agent terminates SPDY: we only relay the bytes to its WebSocket, as the real
+        apiserver relays to the kubelet."""
         pod = await self.s._get(t.res, t.namespace or "", t.name or "")
-        if request.headers.get("Upgrade", "").lower() != "websocket":
+        upgrade = request.headers.get("Upgrade", "").lower()
+        tunnel = "SPDY/3.1+portforward.k8s.io"
+        if upgrade == "websocket":
+            offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+            if tunnel not in offered:
+                raise errors.bad_request(f"port-forward needs the WebSocket subprotocol {tunnel}")
+        elif upgrade == "spdy/3.1":
+            offered = [p.strip() for v in request.headers.getall("X-Stream-Protocol-Version", [])
+                       for p in v.split(",")]
+            if offered and "portforward.k8s.io" not in offered:
+                raise ApiError(403, "Forbidden", f"unable to upgrade: unable to negotiate protocol: client "
+                                                 f"supports {offered}, server supports [portforward.k8s.io]")
+        else:
             raise errors.bad_request("Upgrade request required")
-        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-        chosen = "SPDY/3.1+portforward.k8s.io"
-        if chosen not in offered:
-            raise errors.bad_request(f"port-forward needs the WebSocket subprotocol {chosen}")
         if ((pod.get("status") or {}).get("phase")) != "Running":
             raise errors.bad_request(f"pod {t.name} is not running")
         base = await self._agent_base(pod)
         url = f"{base.replace('http://', 'ws://')}/portForward/{t.namespace}/{t.name}"
         assert self.s.http is not None
         try:
-            upstream = await self.s.http.ws_connect(url, protocols=(chosen,), max_msg_size=0, autoping=True,
+            upstream = await self.s.http.ws_connect(url, protocols=(tunnel,), max_msg_size=0, autoping=True,
                                                     headers={"Authorization": f"Bearer {self.s.node_token}"})
         except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as e:
             raise errors.internal(f"unable to upgrade connection: {e}")
-        ws = web.WebSocketResponse(protocols=(chosen,), max_msg_size=0, autoping=True)
-        await ws.prepare(request)
+        if upgrade == "websocket":
+            ws = web.WebSocketResponse(protocols=(tunnel,), max_msg_size=0, autoping=True)
+            await ws.prepare(request)
 
-        async def pump(src, dst) -> None:
-            async for msg in src:
+            async def client_messages():
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        yield msg.data
+                    elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
+                        break
+            to_client, incoming, resp = ws.send_bytes, client_messages(), ws
+        else:
+            raw = _RawUpgrade({"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                               "X-Stream-Protocol-Version": "portforward.k8s.io"})
+            await raw.prepare(request)
+            to_client, incoming, resp = raw.send, raw.chunks(), raw
+
+        async def down() -> None:
+            async for msg in upstream:
                 if msg.type == aiohttp.WSMsgType.BINARY:
-                    await dst.send_bytes(msg.data)
+                    await to_client(msg.data)
                 elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
                     break
 
-        tasks = {asyncio.ensure_future(pump(upstream, ws)), asyncio.ensure_future(pump(ws, upstream))}
+        async def up() -> None:
+            async for data in incoming:
+                await upstream.send_bytes(data)
+
+        tasks = {asyncio.ensure_future(down()), asyncio.ensure_future(up())}
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)  # either side hanging up ends it
         finally:
@@ -1467,9 +1496,50 @@ class _Handlers:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await upstream.close()
-            await ws.close()
-        return ws
+            await resp.close()
+        return resp
 
+
+class _RawUpgrade(web.StreamResponse):
+    """`101 Switching Protocols` to a non-WebSocket protocol (SPDY/3.1), after which the connection's bytes
+    belong to the handler: aiohttp hands what it receives to the parser set on the protocol (this object:
+    `feed_data`/`feed_eof`), and `send` writes to the transport directly."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__(status=101, headers=headers)
+        self._incoming: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._transport: asyncio.Transport | None = None
+
+    async def prepare(self, request: web.BaseRequest):
+        self.force_close()
+        writer = await super().prepare(request)
+        request.protocol.set_parser(self)  # type: ignore[arg-type]
+        request.protocol.keep_alive(False)
+        self._transport = request.transport  # type: ignore[assignment]
+        return writer
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self._incoming.put_nowait(bytes(data))
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self._incoming.put_nowait(None)
+
+    async def chunks(self):
+        while (data := await self._incoming.get()) is not None:
+            yield data
+
+    async def send(self, data: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise ConnectionResetError("connection closed")
+        self._transport.write(data)
+
+    async def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        await self.close()  # nothing HTTP follows an upgrade
 
 _PATCH_REASONS = {400: "BadRequest", 415: "UnsupportedMediaType", 422: "Invalid"}
 
