@@ -500,10 +500,11 @@ def stop(profile: str, out: Out | None = None) -> None:
 
 def delete(profile: str, out: Out | None = None) -> None:
     out = out or Out()
-    out.step("🔥", f'Deleting "{profile}" ...')
     if profile_exists(profile):
+        out.step("🔥", f'Deleting "{profile}" ...')
         stop(profile, Out())
     else:
+        out.step("🤷", f'"{profile}" profile does not exist, trying anyways.')  # minikube's words
         remove_containers(profile)
     if kubeconfig.remove_context(profile):
         out.detail(f"removed context {profile} from {kubeconfig.kubeconfig_path()}")
