@@ -68,12 +68,15 @@ def delete_objects(api: Api, objs: list[dict[str, Any]]) -> None:
         api.delete(_object_path(obj)[1])
 
 
-def _context(ctx: click.Context, profile: str | None):
+def _context(ctx: click.Context, profile: str | None, running: bool = True):
+    """The profile's config and an API client; `running`: refuse a stopped cluster first (exit 83)."""
     from minikube_py.cluster import lifecycle
 
     name = resolve_profile(ctx, profile)
     try:
         cfg = lifecycle.load_config(name)
+        if running:
+            lifecycle.require_running(cfg)
     except lifecycle.ClusterError as err:
         fail(err.reason, str(err), err.exit_code)
     return cfg, lifecycle.api_for(cfg, timeout=10)
@@ -94,7 +97,7 @@ def addons() -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, profile: str | None) -> None:
     """List the addons and whether they are enabled."""
-    cfg, _ = _context(ctx, profile)
+    cfg, _ = _context(ctx, profile, running=False)  # the config says it all, as in minikube
     table = Table("ADDON NAME", "PROFILE", "STATUS", "MAINTAINER")
     for name, maintainer in ADDONS.items():
         on = cfg.addons.get(name, False)

@@ -156,6 +156,7 @@ def service_cmd(ctx: click.Context, profile: str | None, name: str, url: bool, n
     """Print the URL(s) of a NodePort or LoadBalancer Service (`minikube service NAME --url`)."""
     with reported():
         cfg = lifecycle.load_config(resolve_profile(ctx, profile))
+        lifecycle.require_running(cfg)
         try:
             svc = lifecycle.api_for(cfg).get_or_none(f"/api/v1/namespaces/{namespace}/services/{name}")
         except (ApiCallError, OSError) as err:
@@ -163,7 +164,7 @@ def service_cmd(ctx: click.Context, profile: str | None, name: str, url: bool, n
     if svc is None:
         fail("SVC_NOT_FOUND", f"Service '{name}' was not found in '{namespace}' namespace.\n"
                               f"You may select another namespace by using 'minikube-py service {name} -n <namespace>'. "
-                              f"Or list the services with 'minikube-py kubectl -- get svc -A'")
+                              f"Or list the services with 'minikube-py kubectl -- get svc -A'", 115)
     node_ip = layout.load_nodes(cfg)[0].ip
     rows = service_urls(svc, node_ip)
     if not rows:

@@ -548,10 +548,13 @@ def status(profile: str) -> tuple[list[dict[str, str]], bool]:
 
 
 # --- nodes ----------------------------------------------------------------------------------------------
-def _require_running(cfg: ClusterConfig) -> None:
+def require_running(cfg: ClusterConfig) -> None:
+    """minikube's mustload check (exit 83). Commands that talk to the API call it first: a stopped cluster's
+    API address has no bridge any more, so connecting would send packets out by the default route."""
     if not supervisor.is_running(cfg.state_dir, CONTROLPLANE):
-        raise ClusterError("GUEST_NOT_RUNNING", f'profile "{cfg.profile}" is not running: '
-                           f"run `minikube-py start -p {cfg.profile}`", exit_code=80)
+        raise ClusterError("GUEST_NOT_RUNNING", f"The control-plane node {cfg.profile} host is not running: "
+                           f'state=Stopped. To start a cluster, run: "minikube-py start -p {cfg.profile}"',
+                           exit_code=83)
 
 
 def _node(cfg: ClusterConfig, name: str) -> NodeSpec:
@@ -565,7 +568,7 @@ def _node(cfg: ClusterConfig, name: str) -> NodeSpec:
 def node_add(profile: str, wait_timeout: float = 180.0, out: Out | None = None) -> NodeSpec:
     out = out or Out()
     cfg = load_config(profile)
-    _require_running(cfg)
+    require_running(cfg)
     nodes = layout.load_nodes(cfg)
     node = layout.node_spec(cfg, layout.next_node_index(nodes))
     out.step("😄", f'Adding node "{node.name}" to cluster "{profile}" ({node.ip})')
@@ -622,7 +625,7 @@ def node_stop(profile: str, name: str, out: Out | None = None) -> None:
 def node_start(profile: str, name: str, wait_timeout: float = 180.0, out: Out | None = None) -> None:
     out = out or Out()
     cfg = load_config(profile)
-    _require_running(cfg)
+    require_running(cfg)
     node = _node(cfg, name)
     nodes = layout.load_nodes(cfg)
     out.step("👍", f'Starting node "{name}" ...')
