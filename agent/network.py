@@ -48,35 +48,52 @@ def _temp_peer_name(uid: str) -> str:
     return "vp" + hashlib.sha256(uid.encode()).hexdigest()[:8]
 
 
-def netlink_socket_in(ns_path: str) -> socket.socket:
-    """A NETLINK_ROUTE socket bound to the network namespace at *ns_path*.
+def in_netns(ns_path: str, fn: Callable[[], T], name: str = "netns") -> T:
+    """Run *fn* in a short-lived thread inside the network namespace at *ns_path*; return its result or
+    raise its exception.
 
-    A netlink socket belongs to the namespace of the thread that created it, so a short-lived thread
-    enters the namespace (`setns` affects only the calling thread), creates the socket and leaves.
+    Why a thread: `setns(2)` changes only the calling thread's namespace, and a socket belongs to the
+    namespace of the thread that created it, so a helper thread can enter, create (or connect) a socket,
+    and leave, while the event loop's thread never changes namespace. The thread restores its own
+    namespace before it ends either way.
     """
     result: dict[str, object] = {}
 
     def run() -> None:
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(ns_path, os.O_RDONLY)
+        try:
+            target = os.open(ns_path, os.O_RDONLY)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller
+            os.close(own)
+            result["error"] = exc
+            return
         try:
             if _libc.setns(target, CLONE_NEWNET) != 0:
                 err = ctypes.get_errno()
                 raise OSError(err, f"setns({ns_path}): {os.strerror(err)}")
-            result["sock"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller
+            result["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
             result["error"] = exc
         finally:
             _libc.setns(own, CLONE_NEWNET)
             os.close(target)
             os.close(own)
 
-    t = threading.Thread(target=run, name="netns-socket")
+    t = threading.Thread(target=run, name=name, daemon=True)
     t.start()
     t.join()
     if "error" in result:
         raise result["error"]  # type: ignore[misc]
-    return result["sock"]  # type: ignore[return-value]
+    return result["value"]  # type: ignore[return-value]
+
+
+def netlink_socket_in(ns_path: str) -> socket.socket:
+    """A NETLINK_ROUTE socket bound to the network namespace at *ns_path*.
+
+    A netlink socket belongs to the namespace of the thread that created it, so a short-lived thread
+    enters the namespace (`setns` affects only the calling thread), creates the socket and leaves.
+    """
+    return in_netns(ns_path, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0), "netns-socket")
 
 
 def _iproute_in(ns_path: str):

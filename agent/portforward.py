@@ -15,22 +15,20 @@ it runs the same over WebSocket messages or a raw socket, and in unit tests over
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import socket
-import threading
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from agent import spdy
+from agent.network import in_netns
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "portforward.k8s.io"
 WS_TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io"  # SPDY tunnelled in WebSocket binary messages
 CHUNK = 32 * 1024
-CLONE_NEWNET = 0x40000000
 
 
 class DialError(Exception):
@@ -168,9 +166,6 @@ class PortForwardSession:
 
 # --- connecting inside the pod's network namespace (what containerd's PortForward does) ----------------
 
-_libc = ctypes.CDLL("libc.so.6", use_errno=True)
-
-
 def _go_error(exc: OSError) -> str:
     """`connect: connection refused`, as Go's net package words it."""
     return "connect: " + (os.strerror(exc.errno).lower() if exc.errno else str(exc))
@@ -179,54 +174,31 @@ def _go_error(exc: OSError) -> str:
 def connect_in_netns(ns_path: str, port: int, sandbox: str = "", timeout: float = 5.0) -> socket.socket:
     """A TCP socket connected to localhost:*port* inside the network namespace at *ns_path*.
 
-    Like containerd: try 127.0.0.1 then ::1. A socket belongs to the namespace of the thread that created
-    it, so a short-lived thread enters the namespace (setns affects only that thread), connects, leaves.
+    Like containerd: try 127.0.0.1 then ::1, from a thread inside the namespace (`network.in_netns`).
     Raises DialError with containerd's wording (naming *sandbox*, the sandbox id) when neither answers.
     """
-    result: dict[str, object] = {}
+    def connect() -> socket.socket:
+        errors = []
+        for family, addr, tag in ((socket.AF_INET, "127.0.0.1", "tcp4"), (socket.AF_INET6, "::1", "tcp6")):
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            try:
+                s.connect((addr, port))
+                s.settimeout(None)
+                return s
+            except OSError as e:
+                s.close()
+                host = f"[{addr}]" if ":" in addr else addr
+                errors.append(f"dial {tag} {host}:{port}: " +
+                              ("i/o timeout" if isinstance(e, socket.timeout) else _go_error(e)))
+        raise DialError(
+            f'failed to execute portforward in network namespace "{ns_path}": failed to connect to '
+            f'localhost:{port} inside namespace "{sandbox or ns_path}", IPv4: {errors[0]} IPv6 {errors[1]} ')
 
-    def run() -> None:
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        try:
-            target = os.open(ns_path, os.O_RDONLY)
-        except OSError as e:
-            os.close(own)
-            result["error"] = DialError(f'failed to execute portforward in network namespace "{ns_path}": {e}')
-            return
-        try:
-            if _libc.setns(target, CLONE_NEWNET) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, f"setns({ns_path}): {os.strerror(err)}")
-            errors = []
-            for family, addr, tag in ((socket.AF_INET, "127.0.0.1", "tcp4"), (socket.AF_INET6, "::1", "tcp6")):
-                s = socket.socket(family, socket.SOCK_STREAM)
-                s.settimeout(timeout)
-                try:
-                    s.connect((addr, port))
-                    s.settimeout(None)
-                    result["sock"] = s
-                    return
-                except OSError as e:
-                    s.close()
-                    host = f"[{addr}]" if ":" in addr else addr
-                    errors.append(f"dial {tag} {host}:{port}: " +
-                                  ("i/o timeout" if isinstance(e, socket.timeout) else _go_error(e)))
-            result["error"] = DialError(
-                f'failed to execute portforward in network namespace "{ns_path}": failed to connect to '
-                f'localhost:{port} inside namespace "{sandbox or ns_path}", IPv4: {errors[0]} IPv6 {errors[1]} ')
-        except Exception as exc:  # noqa: BLE001 - handed to the caller
-            result["error"] = exc
-        finally:
-            _libc.setns(own, CLONE_NEWNET)
-            os.close(target)
-            os.close(own)
-
-    t = threading.Thread(target=run, name="portforward-dial", daemon=True)
-    t.start()
-    t.join()
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    return result["sock"]  # type: ignore[return-value]
+    try:
+        return in_netns(ns_path, connect, "portforward-dial")
+    except OSError as e:   # the namespace is gone (or setns failed): the pod's sandbox is not there
+        raise DialError(f'failed to execute portforward in network namespace "{ns_path}": {e}') from None
 
 
 async def dial_netns(ns_path: str, port: int, sandbox: str = "") -> Streams:
