@@ -492,7 +492,9 @@ def stop(profile: str, out: Out | None = None) -> None:
     for node in nodes:
         if network.netns_exists(node.netns):
             kill_netns_processes(node.netns, cfg.profile, exact=True)
-    errors = network.tear_down(cfg, nodes, progress=out.detail)
+    # The unreachable routes stay: the kubeconfig still names the API address, and nothing aimed at a
+    # stopped cluster may leave by the default route. `delete` removes them.
+    errors = network.tear_down(cfg, nodes, progress=out.detail, keep_guards=True)
     if errors:
         raise ClusterError("STOP", "some host network state could not be removed:\n  " + "\n  ".join(errors))
     out.step("🛑", f"{len(nodes)} node(s) stopped.")
@@ -503,6 +505,9 @@ def delete(profile: str, out: Out | None = None) -> None:
     if profile_exists(profile):
         out.step("🔥", f'Deleting "{profile}" ...')
         stop(profile, Out())
+        errors = network.undo_plan(network.guard_routes(load_config(profile)))
+        if errors:
+            raise ClusterError("DELETE", "some host routes could not be removed:\n  " + "\n  ".join(errors))
     else:
         out.step("🤷", f'"{profile}" profile does not exist, trying anyways.')  # minikube's words
         remove_containers(profile)

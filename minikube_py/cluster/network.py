@@ -6,14 +6,15 @@ from the config first, then executes them in order; on failure it undoes what th
 to keep it for debugging). Teardown re-plans from the saved config and undoes every step in reverse, so
 `stop`/`delete` remove exactly what `start` made even after a crash that lost the in-memory record.
 
-The order matters for safety: the `unreachable` routes for the pod and service CIDRs come first, so that
-no packet to a cluster address can leave through the default route while the rest is half built
+The order matters for safety: the `unreachable` routes for the node, pod and service ranges come first, so
+that no packet to a cluster address can leave through the default route while the rest is half built
 (DESIGN.md, "Facts measured"). They carry a high metric so that the service CIDR's `via <node>` route
 (same prefix, metric 0) wins while it exists and the unreachable one takes over when it goes.
 
 What a node looks like when done (node *i* of profile P on bridge mkpyK):
 
     host:   mkpyK 192.168.49.1/24  ── mkpyK-n<i> ═╗ veth
+            unreachable 192.168.49.0/24 metric 4242 (under the bridge's own route; kept by `stop`)
             unreachable 10.244.0.0/16 metric 4242  ║
             unreachable 10.96.0.0/12  metric 4242  ║
             10.244.i.0/24 via 192.168.49.(2+i)     ║
@@ -372,12 +373,21 @@ def _prefix(cidr: str) -> int:
     return ipaddress.ip_network(cidr).prefixlen
 
 
+def guard_routes(cfg: ClusterConfig) -> list[Step]:
+    """`unreachable` routes for all three cluster ranges: no packet to a cluster address may leave by the
+    default route. They go in first at `start` and stay through `stop` (the bridge, the nodes and their
+    routes are gone then, but the user's kubeconfig and curl history still point at the API address, the
+    node IPs, pod and service IPs); only `delete` removes them. Each sits under the live route of the
+    same prefix (metric 4242 against the bridge's connected route and the `via <node>` routes, metric 0)."""
+    return [Route(cidr, kind="unreachable", metric=UNREACHABLE_METRIC)
+            for cidr in (cfg.node_subnet, cfg.pod_cidr, cfg.service_cidr)]
+
+
 def host_steps(cfg: ClusterConfig) -> list[Step]:
     """The host part, in bring-up order."""
     return [
         # First, before anything else: no packet to a cluster address may leave by the default route.
-        Route(cfg.pod_cidr, kind="unreachable", metric=UNREACHABLE_METRIC),
-        Route(cfg.service_cidr, kind="unreachable", metric=UNREACHABLE_METRIC),
+        *guard_routes(cfg),
         # The node network; the host is its gateway (API server, DNS).
         HostBridge(cfg.bridge, f"{cfg.gateway_ip}/{cfg.node_prefixlen}", cfg.profile),
         Sysctl("net.ipv4.ip_forward", "1"),
@@ -487,9 +497,14 @@ def bring_up(cfg: ClusterConfig, nodes: list[NodeSpec], keep_on_failure: bool = 
     return execute_plan(plan, keep_on_failure, progress)
 
 
-def tear_down(cfg: ClusterConfig, nodes: list[NodeSpec], progress: Progress | None = None) -> list[str]:
-    """Undo every node's part, then the host's: the reverse of `bring_up`."""
+def tear_down(cfg: ClusterConfig, nodes: list[NodeSpec], progress: Progress | None = None,
+              keep_guards: bool = False) -> list[str]:
+    """Undo every node's part, then the host's: the reverse of `bring_up`. *keep_guards* (`stop`) leaves
+    the `unreachable` routes in place (see `guard_routes`)."""
     plan = host_steps(cfg)
+    if keep_guards:
+        guards = guard_routes(cfg)
+        plan = [step for step in plan if step not in guards]
     for node in nodes:
         plan += node_steps(cfg, node, nodes)
     return undo_plan(plan, progress)

@@ -120,8 +120,15 @@ def node_ready(cluster) -> dict[str, str]:
             for i in items}
 
 
-def host_leftovers(profile: str, config: ClusterConfig | None, node_count: int = 1) -> list[str]:
-    """Everything of *profile* still on the host (containers, namespaces, bridge and veths, routes, iptables rules)."""
+def guard_routes(config: ClusterConfig) -> set[str]:
+    """The `unreachable` routes a stopped profile keeps (one per cluster range), as host_leftovers names them."""
+    return {f"route {c} unreachable" for c in (config.node_subnet, config.pod_cidr, config.service_cidr)}
+
+
+def host_leftovers(profile: str, config: ClusterConfig | None, node_count: int = 1,
+                   stopped: bool = False) -> list[str]:
+    """Everything of *profile* still on the host (containers, namespaces, bridge and veths, routes, iptables
+    rules). *stopped*: the profile's guard routes are expected and not listed (their absence is)."""
     found: list[str] = []
     ps = subprocess.run(["docker", "ps", "-a", "--filter", f"label=io.minikube-py.profile={profile}",
                          "--format", "{{.Names}}"], capture_output=True, text=True).stdout.split()
@@ -144,4 +151,7 @@ def host_leftovers(profile: str, config: ClusterConfig | None, node_count: int =
                 found.append(f"route {dst} {r.get('type', '')}")
     save = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     found += [f"iptables {line}" for line in save.splitlines() if f"minikube-py:{profile}\"" in line]
+    if stopped and config is not None:
+        guards = guard_routes(config)
+        found = [f for f in found if f not in guards] + [f"missing {g}" for g in sorted(guards - set(found))]
     return found

@@ -6,7 +6,10 @@ that starts them, with that process's log in the message.
 """
 from __future__ import annotations
 
+import errno
+import ipaddress
 import json
+import socket
 import time
 
 import pytest
@@ -75,8 +78,16 @@ def test_stop_then_start_keeps_objects(cluster, _clusters) -> None:
     cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mkt-keep\ndata:\n  a: \"1\"\n")
     stop = run_cli("stop", "-p", E2E_PROFILE)
     assert stop.returncode == 0, stop.stdout + stop.stderr
-    left = host_leftovers(E2E_PROFILE, cluster.config)
+    left = host_leftovers(E2E_PROFILE, cluster.config, stopped=True)
     assert left == [], left
+    # The kubeconfig still names the API address: a connection to it (or to a node, pod or service IP)
+    # must fail on the host at once, not leave by the default route.
+    a_pod_ip = str(ipaddress.ip_network(cluster.config.pod_cidr).network_address + 2)
+    for ip in (cluster.config.gateway_ip, cluster.node_ip(0), cluster.config.dns_service_ip, a_pod_ip):
+        with socket.socket() as s, pytest.raises(OSError) as err:
+            s.settimeout(2)
+            s.connect((ip, 8443))
+        assert err.value.errno == errno.EHOSTUNREACH, (ip, err.value)
     assert (cluster.config.state_dir / "cluster.json").exists()
     status = run_cli("status", "-p", E2E_PROFILE)
     assert status.returncode == 7 and "apiserver: Stopped" in status.stdout
