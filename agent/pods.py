@@ -224,6 +224,12 @@ class PodSyncer:
             await self._write_status(pod, infos, {}, pod_ip=None)
             return False
         waiting: dict[str, tuple[str, str]] = {}
+        if uid not in self.last_status and not (pod.get("status") or {}).get("containerStatuses"):
+            # The kubelet's first sync reports the pod before it makes anything (Pending, containers waiting
+            # `ContainerCreating`: what `kubectl get pod -w` shows on the way to Running), and its probe
+            # manager adds the pod's workers at admission, before the containers exist.
+            self.prober.update_pod(pod, {}, None)
+            await self._write_status(pod, infos, waiting, pod_ip=None)
         pod_ip = await self._ensure_sandbox(pod, infos)
         infos = await self._list(uid)
         if pod_ip is None:
@@ -547,8 +553,13 @@ class PodSyncer:
 
         inits = [view(c) for c in spec.get("initContainers") or []]
         apps = [view(c) for c in spec.get("containers") or []]
-        status = compute_pod_status(pod, inits, apps, pod_ip=pod_ip, host_ip=self.node_ip, now=now_rfc3339())
-        baseline = self.last_status.get(uid, pod.get("status") or {})
+        # Start from the status we last wrote, not the informer's copy: that one lags our own writes, and
+        # computing from it (a fresh startTime/lastTransitionTime each time) against a baseline one write
+        # ahead ping-pongs between two versions forever (the kubelet's status manager keeps its own cache).
+        known = self.last_status.get(uid)
+        basis = pod if known is None else {**pod, "status": known}
+        status = compute_pod_status(basis, inits, apps, pod_ip=pod_ip, host_ip=self.node_ip, now=now_rfc3339())
+        baseline = known if known is not None else pod.get("status") or {}
         if not status_changed(baseline, status):
             return
         meta = pod["metadata"]

@@ -87,6 +87,7 @@ class FakeApi:
 
     def __init__(self) -> None:
         self.statuses: dict[tuple[str, str], dict] = {}
+        self.status_history: list[dict] = []  # every status written, in order
         self.status_writes = 0
         self.events: list[dict] = []
         self.deleted: list[tuple[str, str, str]] = []
@@ -95,6 +96,7 @@ class FakeApi:
                     patch_type: str = "merge", subresource: str | None = None, field_manager: str | None = None) -> dict:
         if plural == "pods" and subresource == "status":
             self.statuses[(namespace or "default", name)] = patch["status"]
+            self.status_history.append(patch["status"])
             self.status_writes += 1
         elif plural == "events":
             for ev in self.events:

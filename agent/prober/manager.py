@@ -3,8 +3,10 @@
 Lifecycle (the whole story, as in the kubelet's prober_manager.go):
 1. Each pod sync calls `update_pod(pod, containers, pod_ip)` with what it sees: for every container that
    declares a liveness/readiness/startup probe, a worker keyed `(pod uid, container, probe type)` exists
-   (created once; its `ProbeTarget` is updated in place with the current container id, start time and
-   pod IP). Workers of containers/probes no longer in the spec are stopped.
+   (created once, at the pod's first sync before any container exists, as the kubelet's AddPod; its
+   `ProbeTarget` is updated in place with the current container id, start time and pod IP). Workers of
+   containers/probes no longer in the spec are stopped. A readiness worker whose container runs but is
+   not ready yet is triggered to probe at once.
 2. Workers probe on their own schedule and write only `set_result(key, container id, ok)`. A result is
    tied to the container *instance*: a restarted container starts from the initial result again
    (readiness False, liveness success, startup not started).
@@ -93,6 +95,10 @@ class ProbeManager:
                     worker = ProbeWorker(self, uid, name, kind, spec, target, jitter=adopted and self.jitter_first)
                     self.workers[key] = worker
                     worker.start()
+                elif kind == "readiness" and running and self._result(uid, name, kind, cid) is not True:
+                    # The kubelet's UpdatePodStatus: a running container not ready yet has its readiness
+                    # probe run at once rather than at the next tick.
+                    self.workers[key].trigger()
         for key in [k for k in self.workers if k[0] == uid and k not in wanted]:
             self.workers.pop(key).stop()
             self.results.pop(key, None)

@@ -3,6 +3,10 @@
 The loop, each `periodSeconds` (the first run is jittered within one period when the agent restarted
 under a running container, so a restart doesn't probe every pod at the same instant):
 `do_probe()` returns whether to keep going; it writes only the manager's results cache, never pod status.
+As the kubelet's worker, it runs once when created and then on a ticker; the manager creates it when the
+pod is admitted, before its containers exist, so a liveness probe first meets a container about one
+period after the pod starts. `trigger()` (the kubelet's manualTriggerCh) runs it at once without moving
+the ticker: the manager uses it for a readiness probe whose running container is not ready yet.
 Thresholds count *runs of the same result*: below failureThreshold (or successThreshold) consecutive
 equal results, nothing changes.
 """
@@ -47,6 +51,7 @@ class ProbeWorker:
         self.result_run = 0
         self.on_hold = False  # after a liveness/startup failure: until the container is replaced
         self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()  # a pending manual trigger (one slot, like a buffered Go channel)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -62,10 +67,17 @@ class ProbeWorker:
             self._task.cancel()
             self._task = None
 
+    def trigger(self) -> None:
+        """Probe now (once), whatever the ticker says; triggers while one is pending coalesce."""
+        self._wake.set()
+
     async def _run(self) -> None:
         if self.jitter:
             await asyncio.sleep(random.uniform(0, self.period))
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time() + self.period
         while True:
+            self._wake.clear()
             try:
                 keep_going = await self.do_probe()
             except asyncio.CancelledError:
@@ -75,7 +87,15 @@ class ProbeWorker:
                 keep_going = True
             if not keep_going:
                 return
-            await asyncio.sleep(self.period)
+            timeout = next_tick - loop.time()
+            if timeout > 0 and not self._wake.is_set():
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except asyncio.TimeoutError:
+                    pass
+            now = loop.time()
+            while next_tick <= now:  # a ticker: missed ticks are dropped, a trigger doesn't move it
+                next_tick += self.period
 
     async def do_probe(self) -> bool:
         target = self.target

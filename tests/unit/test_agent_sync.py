@@ -150,6 +150,53 @@ async def test_first_sync_starts_sandbox_and_app_and_reports_running(env):
     assert api.status_writes == writes
 
 
+async def test_first_status_is_container_creating_before_anything_is_made(env):
+    """The kubelet reports Pending/ContainerCreating before it creates the sandbox, so `kubectl get pod -w`
+    shows `0/1 ContainerCreating` between `Pending` and `Running`."""
+    syncer, api, rt = env
+    await sync(syncer, api, pod())
+    first, last = api.status_history[0], api.status_history[-1]
+    assert first["phase"] == "Pending" and "podIP" not in first
+    assert app_status(first)["state"] == {"waiting": {"reason": "ContainerCreating"}}
+    assert {c["type"]: c["status"] for c in first["conditions"]}["PodReadyToStartContainers"] == "False"
+    assert last["phase"] == "Running" and "running" in app_status(last)["state"]
+
+
+async def test_a_stale_informer_copy_causes_no_status_write(env, monkeypatch):
+    """The informer's pod lags our own writes (it may still show the first, ContainerCreating status). The
+    status is computed from what we last wrote, so a sync seeing the stale copy a second later writes
+    nothing; computing from the stale copy wrote a new startTime/lastTransitionTime, whose watch event
+    made the next sync write the other version back: an endless MODIFIED storm in `kubectl get pod -w`."""
+    import agent.pods as pods_mod
+    syncer, api, rt = env
+    p = pod()
+    await sync(syncer, api, p)
+    writes = api.status_writes
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    monkeypatch.setattr(pods_mod, "now_rfc3339", lambda: later)
+    p["status"] = api.status_history[0]  # the cache still holds our first write
+    syncer.pods[p["metadata"]["uid"]] = p
+    await syncer.sync_pod(p["metadata"]["uid"])
+    assert api.status_writes == writes
+
+
+async def test_liveness_first_probes_a_period_after_admission_not_at_container_start(env):
+    """Probe workers are added before the containers exist (the kubelet's AddPod): a fresh container is not
+    probed the instant it starts (an app still binding its port would log `Liveness probe failed`)."""
+    import asyncio
+    syncer, api, rt = env
+    execs: list[list[str]] = []
+    rt.exec = lambda cid, argv, timeout: (execs.append(argv), (0, b""))[1]
+    p = pod()
+    p["spec"]["containers"][0]["livenessProbe"] = {"exec": {"command": ["probe"]}, "periodSeconds": 10,
+                                                  "initialDelaySeconds": 0, "failureThreshold": 3}
+    await sync(syncer, api, p)
+    assert "running" in app_status(p["status"])["state"]
+    await asyncio.sleep(0.3)
+    assert execs == []
+    assert ("Unhealthy" not in api.reasons("x"))
+
+
 async def test_crash_loop_backoff_message_and_timing(env):
     syncer, api, rt = env
     p = pod()

@@ -126,3 +126,59 @@ async def test_http_probe_codes_redirects_and_user_agent():
         assert await probe_tcp("127.0.0.1", port, 1) == (True, "")
     finally:
         await runner.cleanup()
+
+
+def _timed_pod(uid: str, **probes) -> dict:
+    return {"metadata": {"uid": uid, "name": "p"}, "spec": {"containers": [{"name": "app", **probes}]}}
+
+
+async def test_worker_added_before_its_container_first_probes_a_period_later():
+    """As the kubelet: the worker exists from the pod's first sync; the container starting just after does
+    not get probed until the next tick (a liveness probe with initialDelaySeconds 0 gives the app one period
+    to listen, instead of a `connection refused` Unhealthy event on every fresh pod)."""
+    import asyncio
+    m = ProbeManager(runtime=None, on_change=lambda uid: None)  # type: ignore[arg-type]
+    pod = _timed_pod("u3", livenessProbe={"exec": {"command": ["x"]}, "periodSeconds": 1})
+    m.update_pod(pod, {}, None)  # admitted: no container yet
+    calls: list[float] = []
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+
+    async def probe():
+        calls.append(loop.time() - t0)
+        return True, ""
+    m.workers[("u3", "app", "liveness")].run_probe = probe
+    await asyncio.sleep(0.05)
+    m.update_pod(pod, {"app": ("c1", True, "")}, "10.0.0.7")  # the container runs now
+    await asyncio.sleep(0.5)
+    assert calls == []  # not probed at once
+    await asyncio.sleep(0.7)
+    assert len(calls) == 1 and 0.9 <= calls[0] < 1.3  # on the first tick
+    await m.stop()
+
+
+async def test_readiness_of_a_running_unready_container_is_probed_at_once():
+    """The kubelet's manual trigger: readiness doesn't wait a whole period (10 s) to turn a pod Ready, and
+    a trigger does not move the ticker."""
+    import asyncio
+    changes: list[str] = []
+    m = ProbeManager(runtime=None, on_change=changes.append)  # type: ignore[arg-type]
+    pod = _timed_pod("u4", readinessProbe={"exec": {"command": ["x"]}, "periodSeconds": 10})
+    m.update_pod(pod, {}, None)
+    calls: list[int] = []
+
+    async def probe():
+        calls.append(1)
+        return True, ""
+    m.workers[("u4", "app", "readiness")].run_probe = probe
+    await asyncio.sleep(0.05)
+    m.update_pod(pod, {"app": ("c1", True, "")}, "10.0.0.8")  # the sync after the container started
+    for _ in range(20):
+        await asyncio.sleep(0.05)
+        if calls:
+            break
+    assert calls == [1] and m.ready("u4", "app", "c1") is True and "u4" in changes
+    m.update_pod(pod, {"app": ("c1", True, "")}, "10.0.0.8")  # ready now: no more triggers
+    await asyncio.sleep(0.2)
+    assert calls == [1]
+    await m.stop()
