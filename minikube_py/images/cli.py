@@ -17,6 +17,7 @@ from rich.table import Table
 
 from .bootstrap import BootstrapError, BootstrapResult, bootstrap_images, is_ours
 from .docker_client import docker_client
+from .dockerfile import base_images
 
 
 def _client():
@@ -96,17 +97,31 @@ def build_cmd(tag: str, dockerfile: str | None, build_args: tuple[str, ...], dir
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--build-arg")
         args[key] = value
+    from minikube_py.cli.output import fail
+
+    path = directory / (dockerfile or "Dockerfile")
+    if not path.is_file():
+        fail("GUEST_IMAGE_BUILD", f"Failed to build image: Cannot locate specified Dockerfile: {path}", 80)
     client = _client()
+    # No registry: a base the engine lacks would make the daemon try to pull it. Name it instead.
+    for base in base_images(path.read_text(errors="replace"), args):
+        try:
+            client.images.get(base)
+        except ImageNotFound:
+            fail("GUEST_IMAGE_BUILD", f"Failed to build image: base image {base!r} is not in the local engine and "
+                 "no registry is used here (`minikube-py image bootstrap` builds ours; `minikube-py image ls`)", 80)
+        except APIError as e:
+            fail("GUEST_IMAGE_BUILD", f"Failed to build image: base image {base!r}: {e.explanation or e}", 80)
     try:
         for chunk in client.api.build(path=str(directory), tag=tag, dockerfile=dockerfile, buildargs=args,
                                       rm=True, forcerm=True, pull=False, decode=True):
             if "error" in chunk:
-                raise click.ClickException(chunk["error"].strip())
+                fail("GUEST_IMAGE_BUILD", f"Failed to build image: {chunk['error'].strip()}", 80)
             if "stream" in chunk:
                 click.echo(chunk["stream"], nl=False)
     except APIError as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(f"Successfully tagged {tag}")
+        # minikube's words and exit code (80, a guest error); the engine's own reason, not docker-py's URL.
+        fail("GUEST_IMAGE_BUILD", f"Failed to build image: {e.explanation or e}", 80)
 
 
 @image.command("load")

@@ -262,3 +262,22 @@ def test_image_cli_build_ls_load_rm(engine: docker.DockerClient, tmp_path: Path)
             engine.images.remove(tag, force=True)
         except ImageNotFound:
             pass
+
+
+def test_image_build_names_a_missing_dockerfile_or_base_without_asking_a_registry(
+        engine: docker.DockerClient, tmp_path: Path) -> None:
+    """minikube's GUEST_IMAGE_BUILD (exit 80), and a missing base named before the engine is asked to
+    build (it would try to pull it: a registry lookup through the host's resolver)."""
+    from tests.conftest import run_cli
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    res = run_cli("image", "build", "-t", "minikube-py/mkt-nobuild:1", str(ctx))
+    assert res.returncode == 80, res.stdout + res.stderr
+    assert "Exiting due to GUEST_IMAGE_BUILD: Failed to build image: Cannot locate specified Dockerfile" in res.stderr
+    (ctx / "Dockerfile").write_text("ARG TAG=0\nFROM minikube-py/mkt-no-such-base:${TAG}\n")
+    res = run_cli("image", "build", "-t", "minikube-py/mkt-nobuild:1", str(ctx))
+    assert res.returncode == 80, res.stdout + res.stderr
+    assert "base image 'minikube-py/mkt-no-such-base:0' is not in the local engine" in res.stderr
+    with pytest.raises(ImageNotFound):
+        engine.images.get("minikube-py/mkt-nobuild:1")
