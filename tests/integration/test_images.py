@@ -199,8 +199,11 @@ def test_busybox_runs_the_guides_sidecar_example(engine: docker.DockerClient) ->
                   command=["/bin/sh", "-c", "tail -f /var/log/example.log"])
     year = time.strftime("%Y", time.gmtime())
     wait_for(lambda: sidecar.logs().decode().count(year) >= 2, timeout=20, what="sidecar tailing the log")
+    # busybox ash, as in the guide's output: echo keeps "\n" literally (dash would print a blank line).
+    assert [line.endswith("\\n") for line in sidecar.logs().decode().splitlines() if year in line][:2] == [True, True]
     for tool in ("date", "tail", "sleep", "wget", "nc"):
         assert sh(app, f"command -v {tool}")[0] == 0, tool
+        assert sh(app, f"readlink -f $(command -v {tool})")[1].strip() == "/usr/bin/busybox", tool
     # A shell loop under tini stops on SIGTERM (a shell as PID 1 would ignore it for 10 s).
     assert stop_timed(app) < 2.0
     assert stop_timed(sidecar) < 2.0
