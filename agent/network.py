@@ -109,39 +109,60 @@ def _iproute_in(ns_path: str):
 
 
 class Ipam:
-    """Host-local IPAM for one node's pod CIDR, persisted as JSON. Not thread-safe: used on one thread."""
+    """Host-local IPAM for one node's pod CIDR, persisted as JSON. Not thread-safe: used on one thread.
+
+    Addresses are handed out round-robin, after the last one handed out (CNI host-local's
+    `lastReservedIP`), not lowest-free: a deleted pod's address is not reused at once, so a client
+    or Service rule still pointing at the old pod for a moment gets a refusal, not a stranger."""
+
+    LAST = "lastReservedIP"
 
     def __init__(self, path: Path, pod_cidr: str) -> None:
         self.path = path
         self.net = ipaddress.ip_network(pod_cidr, strict=False)
         self.gateway = str(self.net.network_address + 1)
         self.allocations: dict[str, str] = {}  # ip -> uid
+        self.last: str | None = None
         if path.exists():
             try:
-                self.allocations = {k: v for k, v in json.loads(path.read_text()).items()
-                                    if ipaddress.ip_address(k) in self.net}
-            except (ValueError, OSError):
+                data = json.loads(path.read_text())
+                last = data.pop(self.LAST, None)
+                self.last = last if last and self._inside(last) else None
+                self.allocations = {k: v for k, v in data.items() if self._inside(k)}
+            except (ValueError, OSError, AttributeError):
                 log.warning("ignoring unreadable %s", path)
+
+    def _inside(self, ip: str) -> bool:
+        try:
+            return ipaddress.ip_address(ip) in self.net
+        except ValueError:
+            return False
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.allocations, indent=1, sort_keys=True))
+        data: dict[str, str] = dict(self.allocations)
+        if self.last:
+            data[self.LAST] = self.last
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
         os.replace(tmp, self.path)
 
     def ip_of(self, uid: str) -> str | None:
         return next((ip for ip, u in self.allocations.items() if u == uid), None)
 
     def allocate(self, uid: str) -> str:
-        """The pod's address: the one it already holds, else the lowest free one after the gateway."""
+        """The pod's address: the one it already holds, else the next free one after the last handed out
+        (wrapping round; the gateway never)."""
         held = self.ip_of(uid)
         if held:
             return held
-        for host in self.net.hosts():
-            ip = str(host)
-            if ip == self.gateway or ip in self.allocations:
+        hosts = [str(h) for h in self.net.hosts() if str(h) != self.gateway]
+        start = hosts.index(self.last) + 1 if self.last in hosts else 0
+        for ip in hosts[start:] + hosts[:start]:
+            if ip in self.allocations:
                 continue
             self.allocations[ip] = uid
+            self.last = ip
             self._save()
             return ip
         raise RuntimeError(f"no free address left in {self.net}")

@@ -45,9 +45,21 @@ def test_ipam_skips_gateway_keeps_and_releases(tmp_path):
     again = Ipam(tmp_path / "ipam.json", "10.244.3.0/24")  # a restarted agent
     assert again.allocate("c") == "10.244.3.4"
     again.release("a")
-    assert again.allocate("d") == "10.244.3.2"
+    # Round-robin like CNI host-local: a freed address is not handed out again at once.
+    assert again.allocate("d") == "10.244.3.5"
     again.reconcile({"d"})
-    assert again.allocations == {"10.244.3.2": "d"}
+    assert again.allocations == {"10.244.3.5": "d"}
+
+
+def test_ipam_wraps_round_to_freed_addresses_and_survives_restarts(tmp_path):
+    ipam = Ipam(tmp_path / "ipam.json", "10.244.3.0/29")   # .2 .. .6 (.1 is the gateway)
+    got = [ipam.allocate(u) for u in "abcde"]
+    assert got == ["10.244.3.2", "10.244.3.3", "10.244.3.4", "10.244.3.5", "10.244.3.6"]
+    ipam.release("b")
+    again = Ipam(tmp_path / "ipam.json", "10.244.3.0/29")
+    assert again.last == "10.244.3.6" and again.allocate("f") == "10.244.3.3"
+    with pytest.raises(RuntimeError, match="no free address"):
+        again.allocate("g")
 
 
 def lookups(cms: dict, secrets: dict):
