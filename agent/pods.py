@@ -93,6 +93,14 @@ def _ts(value: str) -> float:
     return d.timestamp() if d else 0.0
 
 
+
+def _rv(obj: dict | None) -> int:
+    """An object's resourceVersion as a number (our store's global revision), 0 when absent."""
+    try:
+        return int(((obj or {}).get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
 class PodSyncer:
     """Owns the node's pods: the informer handlers feed `PodWorkers`, which run `sync_pod`."""
 
@@ -119,6 +127,7 @@ class PodSyncer:
         self.pods: dict[str, dict] = {}  # uid -> latest pod from the informer
         self.pod_ips: dict[str, str] = {}
         self.last_status: dict[str, dict] = {}  # uid -> status we last wrote
+        self.last_status_rv: dict[str, int] = {}  # uid -> the resourceVersion that write produced
         self.crash_backoff = Backoff()
         self.pull_backoff = Backoff()
         self._pull_failed_at: dict[tuple[str, str], float] = {}
@@ -520,6 +529,7 @@ class PodSyncer:
         self.pod_ips.pop(uid, None)
         await self._rt(volumes.remove_pod_dir, self.state_dir, uid)
         self.last_status.pop(uid, None)
+        self.last_status_rv.pop(uid, None)
         self.crash_backoff.forget_prefix(uid)
         self.adopted.discard(uid)
 
@@ -556,7 +566,12 @@ class PodSyncer:
         # Start from the status we last wrote, not the informer's copy: that one lags our own writes, and
         # computing from it (a fresh startTime/lastTransitionTime each time) against a baseline one write
         # ahead ping-pongs between two versions forever (the kubelet's status manager keeps its own cache).
+        # But when the API's copy is newer than our last write, someone else has written since (the node
+        # lifecycle controller's Ready=False after a partition): reconcile against it, as the kubelet's
+        # status manager does, or the pod would stay NotReady while we believe it Ready.
         known = self.last_status.get(uid)
+        if known is not None and _rv(pod) > self.last_status_rv.get(uid, 0):
+            known = None
         basis = pod if known is None else {**pod, "status": known}
         status = compute_pod_status(basis, inits, apps, pod_ip=pod_ip, host_ip=self.node_ip, now=now_rfc3339())
         baseline = known if known is not None else pod.get("status") or {}
@@ -564,11 +579,12 @@ class PodSyncer:
             return
         meta = pod["metadata"]
         try:
-            await self.client.patch("pods", meta["name"], {"status": status}, meta.get("namespace"),
-                                    patch_type="merge", subresource="status")
+            written = await self.client.patch("pods", meta["name"], {"status": status}, meta.get("namespace"),
+                                              patch_type="merge", subresource="status")
         except NotFound:
             return
         self.last_status[uid] = copy.deepcopy(status)
+        self.last_status_rv[uid] = _rv(written)
 
     # --- start-up ----------------------------------------------------------------------------------
     async def adopt_existing(self) -> set[str]:

@@ -89,6 +89,7 @@ class FakeApi:
         self.statuses: dict[tuple[str, str], dict] = {}
         self.status_history: list[dict] = []  # every status written, in order
         self.status_writes = 0
+        self.revision = 100  # the store's revision, bumped by every status write
         self.events: list[dict] = []
         self.deleted: list[tuple[str, str, str]] = []
 
@@ -98,6 +99,9 @@ class FakeApi:
             self.statuses[(namespace or "default", name)] = patch["status"]
             self.status_history.append(patch["status"])
             self.status_writes += 1
+            self.revision += 1
+            return {"metadata": {"name": name, "namespace": namespace, "resourceVersion": str(self.revision)},
+                    "status": patch["status"]}
         elif plural == "events":
             for ev in self.events:
                 if ev["metadata"]["name"] == name:

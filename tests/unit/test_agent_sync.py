@@ -5,6 +5,7 @@ containers, missing images, deletion, orphans, pruning of old instances.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
 import uuid
@@ -178,6 +179,25 @@ async def test_a_stale_informer_copy_causes_no_status_write(env, monkeypatch):
     syncer.pods[p["metadata"]["uid"]] = p
     await syncer.sync_pod(p["metadata"]["uid"])
     assert api.status_writes == writes
+
+
+async def test_a_newer_status_written_by_someone_else_is_reconciled(env):
+    """The node lifecycle controller marks a partitioned node's pods Ready=False. When the agent (which
+    kept running) syncs a copy *newer* than its own last write, it writes the truth back, as the kubelet's
+    status manager does; otherwise the pod would stay out of its Service's endpoints for good."""
+    syncer, api, rt = env
+    p = pod()
+    await sync(syncer, api, p)
+    writes = api.status_writes
+    marked = copy.deepcopy(p)
+    marked["metadata"]["resourceVersion"] = str(api.revision + 5)   # written after our last write
+    for c in marked["status"]["conditions"]:
+        if c["type"] == "Ready":
+            c["status"] = "False"
+    syncer.pods[p["metadata"]["uid"]] = marked
+    await syncer.sync_pod(p["metadata"]["uid"])
+    assert api.status_writes == writes + 1
+    assert {c["type"]: c["status"] for c in api.status_of("x")["conditions"]}["Ready"] == "True"
 
 
 async def test_liveness_first_probes_a_period_after_admission_not_at_container_start(env):
