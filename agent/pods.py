@@ -450,7 +450,8 @@ class PodSyncer:
             entrypoint=entrypoint, command=cmd, env=env, working_dir=c.get("workingDir"),
             binds=volumes.binds_for(c, vols), network_mode=f"container:{sandbox.id}",
             ipc_mode=f"container:{sandbox.id}", mem_limit=cspec.memory_limit(c), nano_cpus=cspec.nano_cpus(c),
-            tty=bool(c.get("tty")), stdin_open=bool(c.get("stdin")), privileged=bool(sc.get("privileged")),
+            tty=bool(c.get("tty")), stdin_open=bool(c.get("stdin")),
+            stdin_once=bool(c.get("stdinOnce")), privileged=bool(sc.get("privileged")),
             user=user)
 
     # --- sandbox -----------------------------------------------------------------------------------

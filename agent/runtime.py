@@ -91,6 +91,7 @@ class ContainerSpec:
     init: bool = False
     tty: bool = False
     stdin_open: bool = False
+    stdin_once: bool = False  # Docker closes the container's stdin when the first attach session ends
     privileged: bool = False
     user: str | None = None
 
@@ -205,29 +206,36 @@ class DockerRuntime:
     # --- lifecycle ---------------------------------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
         import docker.errors
+        import docker.utils
 
         host_config = self.api.create_host_config(
             binds=spec.binds or None, tmpfs=spec.tmpfs or None, network_mode=spec.network_mode,
             ipc_mode=spec.ipc_mode, pid_mode=spec.pid_mode, dns=spec.dns, dns_search=spec.dns_search,
             dns_opt=spec.dns_opt, extra_hosts=spec.extra_hosts, mem_limit=spec.mem_limit,
             nano_cpus=spec.nano_cpus, init=spec.init or None, privileged=spec.privileged)
+        env = docker.utils.format_environment(spec.env) if spec.env else None
+        proxies = getattr(self.api, "_proxy_configs", None)  # what create_container's use_config_proxy adds
+        if proxies is not None:
+            env = proxies.inject_proxy_environment(env) or None
         kwargs: dict[str, Any] = dict(
-            image=spec.image, name=spec.name, labels=spec.labels, environment=spec.env or None,
+            image=spec.image, command=spec.command, labels=spec.labels, environment=env,
             working_dir=spec.working_dir or None, host_config=host_config, hostname=spec.hostname,
             tty=spec.tty, stdin_open=spec.stdin_open, user=spec.user, detach=True)
         if spec.entrypoint is not None:
             kwargs["entrypoint"] = spec.entrypoint
-        if spec.command is not None:
-            kwargs["command"] = spec.command
+        # create_container's two steps, so that StdinOnce can be set: docker-py ties it to a non-detached
+        # run, a pod sets it with `stdinOnce` (the first attach session's end closes the container's stdin).
+        config = self.api.create_container_config(**kwargs)
+        config["StdinOnce"] = bool(spec.stdin_open and spec.stdin_once)
         try:
-            return self.api.create_container(**kwargs)["Id"]
+            return self.api.create_container_from_config(config, spec.name)["Id"]
         except docker.errors.APIError as exc:
             if exc.status_code == 409:  # a leftover with our name (e.g. a crash between create and label read)
                 try:
                     self.api.remove_container(spec.name, force=True)
                 except docker.errors.APIError:
                     pass
-                return self.api.create_container(**kwargs)["Id"]
+                return self.api.create_container_from_config(config, spec.name)["Id"]
             raise RuntimeFailure(str(exc.explanation or exc)) from exc
 
     def start(self, container_id: str) -> None:

@@ -1,5 +1,5 @@
-"""The agent's logs/exec/port-forward server: what the API server relays `kubectl logs`, `exec` and
-`port-forward` to.
+"""The agent's logs/exec/attach/port-forward server: what the API server relays `kubectl logs`, `exec`,
+`attach` and `port-forward` to.
 
 Plain HTTP on `<node ip>:10250` (the node network only), every request but `/healthz` authenticated with
 `Authorization: Bearer <node token>` (the API server holds it; users never reach this port directly).
@@ -11,13 +11,15 @@ Plain HTTP on `<node ip>:10250` (the node network only), every request but `/hea
   byte is the channel — 0 stdin, 1 stdout, 2 stderr, 3 status (a `Status` JSON at the end), 4 resize
   (`{"Width":…,"Height":…}`), and in v5 255 = "close channel N" (`FF 00`: stdin EOF). After the
   status the socket is closed (kubectl waits for that).
+- `GET /attach/{ns}/{pod}/{container}?stdin=&stdout=&stderr=` speaks the same channels to the running
+  container's own stdio (Docker's attach); the container's `tty` decides raw or stdout/stderr.
 - `GET /portForward/{ns}/{pod}` upgrades to a WebSocket speaking `SPDY/3.1+portforward.k8s.io`: SPDY/3.1
   frames tunnelled in binary messages (agent/portforward.py), each forwarded port connected to
   localhost:<port> inside the pod sandbox's network namespace, as containerd does for the kubelet.
 
-Docker's exec is a hijacked raw socket: without a tty the output is multiplexed (8-byte headers saying
-stdout or stderr), with a tty it's raw. Its blocking I/O runs in threads; the WebSocket side stays on the
-event loop.
+Docker's exec and attach are hijacked raw sockets: without a tty the output is multiplexed (8-byte headers
+saying stdout or stderr), with a tty it's raw. Their blocking I/O runs in threads; the WebSocket side stays
+on the event loop.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import json
 import logging
 import socket
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from aiohttp import WSMsgType, web
 
@@ -176,6 +178,76 @@ async def container_logs(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+async def _stream(ws: web.WebSocketResponse, raw: socket.socket, *, tty: bool, stdin: bool, stdout: bool,
+                  stderr: bool, resize: Callable[[int, int], None], hang_up: bool = False) -> None:
+    """Relay between a channel-protocol WebSocket and Docker's hijacked socket until the socket's output ends.
+
+    Stdin frames go to the socket, a v5 "close stdin" half-closes it (the process sees EOF), resize frames
+    call `resize(width, height)` in a thread. With `hang_up`, the client going away also ends the session
+    (attach: the container keeps running; exec keeps its process until it ends by itself).
+    """
+    proto = ws.ws_protocol or ""
+    loop = asyncio.get_running_loop()
+    out_q: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+
+    def reader() -> None:
+        parser = None if tty else DemuxParser()
+        try:
+            while True:
+                data = raw.recv(65536)
+                if not data:
+                    break
+                frames = [(STDOUT, data)] if parser is None else parser.feed(data)
+                for frame in frames:
+                    loop.call_soon_threadsafe(out_q.put_nowait, frame)
+        except OSError:
+            pass
+        finally:
+            try:
+                loop.call_soon_threadsafe(out_q.put_nowait, None)
+            except RuntimeError:
+                pass  # the loop is gone (agent stopping)
+
+    threading.Thread(target=reader, name="stream-read", daemon=True).start()
+
+    async def from_client() -> None:
+        async for msg in ws:
+            if msg.type != WSMsgType.BINARY or not msg.data:
+                continue
+            channel, payload = msg.data[0], msg.data[1:]
+            if channel == STDIN and stdin:
+                if payload:
+                    await asyncio.to_thread(raw.sendall, payload)
+            elif channel == RESIZE and tty:
+                try:
+                    size = json.loads(payload or b"{}")
+                    await asyncio.to_thread(resize, int(size.get("Width", 80)), int(size.get("Height", 24)))
+                except Exception as exc:  # noqa: BLE001 - a resize before the process exists
+                    log.debug("resize: %s", exc)
+            elif channel == CLOSE and stdin and proto.startswith("v5") and payload[:1] == bytes([STDIN]):
+                try:
+                    raw.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+        if hang_up:
+            try:
+                raw.shutdown(socket.SHUT_RDWR)  # ends the reader: recv returns b""
+            except OSError:
+                pass
+
+    client_task = asyncio.create_task(from_client())
+    try:
+        while True:
+            frame = await out_q.get()
+            if frame is None:
+                break
+            channel, data = frame
+            if ((channel == STDOUT and stdout) or (channel == STDERR and stderr)) and not ws.closed:
+                await ws.send_bytes(bytes([channel]) + data)
+    finally:
+        client_task.cancel()
+
+
 async def exec_handler(request: web.Request) -> web.StreamResponse:
     syncer: PodSyncer = request.app[SYNCER]  # type: ignore[assignment]
     ns, pod, container = (request.match_info[k] for k in ("ns", "pod", "container"))
@@ -186,7 +258,6 @@ async def exec_handler(request: web.Request) -> web.StreamResponse:
     want_stderr = _truthy(q.get("stderr") or q.get("error")) and not tty
     ws = web.WebSocketResponse(protocols=PROTOCOLS, autoping=True, max_msg_size=0)
     await ws.prepare(request)
-    proto = ws.ws_protocol or ""
 
     async def send(channel: int, data: bytes) -> None:
         if not ws.closed:
@@ -212,56 +283,13 @@ async def exec_handler(request: web.Request) -> web.StreamResponse:
         await ws.close()
         return ws
     raw: socket.socket = getattr(sock_io, "_sock", sock_io)
-    loop = asyncio.get_running_loop()
-    out_q: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
 
-    def reader() -> None:
-        parser = None if tty else DemuxParser()
-        try:
-            while True:
-                data = raw.recv(65536)
-                if not data:
-                    break
-                frames = [(STDOUT, data)] if parser is None else parser.feed(data)
-                for frame in frames:
-                    loop.call_soon_threadsafe(out_q.put_nowait, frame)
-        except OSError:
-            pass
-        finally:
-            loop.call_soon_threadsafe(out_q.put_nowait, None)
+    def resize(width: int, height: int) -> None:
+        api.exec_resize(ex["Id"], height=height, width=width)
 
-    threading.Thread(target=reader, name="exec-read", daemon=True).start()
-
-    async def from_client() -> None:
-        async for msg in ws:
-            if msg.type != WSMsgType.BINARY or not msg.data:
-                continue
-            channel, payload = msg.data[0], msg.data[1:]
-            if channel == STDIN and want_stdin:
-                if payload:
-                    await asyncio.to_thread(raw.sendall, payload)
-            elif channel == RESIZE and tty:
-                try:
-                    size = json.loads(payload or b"{}")
-                    await asyncio.to_thread(api.exec_resize, ex["Id"], height=int(size.get("Height", 24)),
-                                            width=int(size.get("Width", 80)))
-                except Exception as exc:  # noqa: BLE001 - a resize before the process exists
-                    log.debug("exec resize: %s", exc)
-            elif channel == CLOSE and proto.startswith("v5") and payload[:1] == bytes([STDIN]):
-                try:
-                    raw.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
-
-    client_task = asyncio.create_task(from_client())
     try:
-        while True:
-            frame = await out_q.get()
-            if frame is None:
-                break
-            channel, data = frame
-            if (channel == STDOUT and want_stdout) or (channel == STDERR and want_stderr):
-                await send(channel, data)
+        await _stream(ws, raw, tty=tty, stdin=want_stdin, stdout=want_stdout, stderr=want_stderr,
+                      resize=resize)
         code = None
         for _ in range(50):  # the process may need a moment after closing its streams
             info = await asyncio.to_thread(api.exec_inspect, ex["Id"])
@@ -271,7 +299,62 @@ async def exec_handler(request: web.Request) -> web.StreamResponse:
             await asyncio.sleep(0.05)
         await send(ERROR, json.dumps(exec_status(int(code if code is not None else 0), command)).encode())
     finally:
-        client_task.cancel()
+        try:
+            raw.close()
+        except OSError:
+            pass
+        await ws.close()
+    return ws
+
+
+async def attach_handler(request: web.Request) -> web.StreamResponse:
+    """`kubectl attach` / `run -i`: the running container's own stdio, over the same channels as exec.
+
+    As the kubelet does, the container's TTY setting (not the query's) decides whether the stream is raw or
+    split into stdout/stderr: it can't change after the process started. The session ends when Docker's
+    attach stream ends: the container exited, or stdin was closed (Docker then ends the attach; with
+    StdinOnce it closes the container's stdin instead and waits for the container to stop). Then a Success
+    status on channel 3, as the kubelet sends; the exit code reaches kubectl through the pod's status.
+    """
+    syncer: PodSyncer = request.app[SYNCER]  # type: ignore[assignment]
+    ns, pod, container = (request.match_info[k] for k in ("ns", "pod", "container"))
+    q = request.query
+    want_stdin = _truthy(q.get("stdin") or q.get("input"))
+    want_stdout = _truthy(q.get("stdout") or q.get("output") or "1")
+    want_stderr = _truthy(q.get("stderr") or q.get("error"))
+    ws = web.WebSocketResponse(protocols=PROTOCOLS, autoping=True, max_msg_size=0)
+    await ws.prepare(request)
+
+    async def fail(message: str, reason: str, code: int) -> web.WebSocketResponse:
+        await ws.send_bytes(bytes([ERROR]) + json.dumps({"metadata": {}, "status": "Failure", "message": message,
+                                                          "reason": reason, "code": code}).encode())
+        await ws.close()
+        return ws
+
+    infos = await asyncio.to_thread(_find_instances, syncer, ns, pod, container)
+    current = next((c for c in infos[:1] if c.running), None)
+    if current is None:
+        return await fail(f"container {container} is not running", "BadRequest", 400)
+    api = syncer.runtime.api  # type: ignore[attr-defined]
+    try:
+        config = (await asyncio.to_thread(api.inspect_container, current.id)).get("Config") or {}
+        tty = bool(config.get("Tty"))
+        want_stdin = want_stdin and bool(config.get("OpenStdin"))
+        sock_io = await asyncio.to_thread(api.attach_socket, current.id, params={
+            "stream": 1, "stdin": int(want_stdin), "stdout": int(want_stdout), "stderr": int(want_stderr)})
+    except Exception as exc:  # noqa: BLE001 - e.g. the container was just removed
+        return await fail(str(exc), "InternalError", 500)
+    raw: socket.socket = getattr(sock_io, "_sock", sock_io)
+
+    def resize(width: int, height: int) -> None:
+        api.resize(current.id, height=height, width=width)
+
+    try:
+        await _stream(ws, raw, tty=tty, stdin=want_stdin, stdout=want_stdout, stderr=want_stderr and not tty,
+                      resize=resize, hang_up=True)
+        if not ws.closed:
+            await ws.send_bytes(bytes([ERROR]) + json.dumps({"metadata": {}, "status": "Success"}).encode())
+    finally:
         try:
             raw.close()
         except OSError:
@@ -328,6 +411,8 @@ def make_app(syncer: "PodSyncer", token: str) -> web.Application:
     app.router.add_get("/containerLogs/{ns}/{pod}/{container}", container_logs)
     app.router.add_get("/exec/{ns}/{pod}/{container}", exec_handler)
     app.router.add_post("/exec/{ns}/{pod}/{container}", exec_handler)
+    app.router.add_get("/attach/{ns}/{pod}/{container}", attach_handler)
+    app.router.add_post("/attach/{ns}/{pod}/{container}", attach_handler)
     app.router.add_get("/portForward/{ns}/{pod}", portforward_handler)
     return app
 

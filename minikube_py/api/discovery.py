@@ -18,6 +18,7 @@ _SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, list[str]]] =
     "scale": ("autoscaling", "v1", "Scale", ["get", "patch", "update"]),
     "log": (None, None, None, ["get"]),
     "exec": (None, None, "PodExecOptions", ["create", "get"]),
+    "attach": (None, None, "PodAttachOptions", ["create", "get"]),
     "portforward": (None, None, "PodPortForwardOptions", ["create", "get"]),
     "binding": (None, None, "Binding", ["create"]),
 }

@@ -16,7 +16,7 @@ class Resource:
     version: str
     namespaced: bool
     short_names: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "exec", "binding"
+    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "exec", "attach", "binding"
     verbs: tuple[str, ...] = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
     singular: str = ""
     categories: tuple[str, ...] = ()
@@ -54,8 +54,8 @@ RESOURCES: dict[str, Resource] = {
     r.plural: r
     for r in [
         Resource("namespaces", "Namespace", "", "v1", False, ("ns",), ("status",), singular="namespace"),
-        Resource("pods", "Pod", "", "v1", True, ("po",), ("status", "log", "exec", "portforward", "binding"),
-                 singular="pod", categories=(_ALL,)),
+        Resource("pods", "Pod", "", "v1", True, ("po",),
+                 ("status", "log", "exec", "attach", "portforward", "binding"), singular="pod", categories=(_ALL,)),
         Resource("services", "Service", "", "v1", True, ("svc",), ("status",), singular="service",
                  categories=(_ALL,)),
         Resource("endpoints", "Endpoints", "", "v1", True, ("ep",), (), singular="endpoints"),

@@ -946,8 +946,8 @@ class _Handlers:
             return await self.binding(request, t)
         elif sub == "log" and m == "GET":
             return await self.pod_log(request, t)
-        elif sub == "exec" and m in ("GET", "POST"):
-            return await self.pod_exec(request, t)
+        elif sub in ("exec", "attach") and m in ("GET", "POST"):
+            return await self.pod_exec(request, t, sub)
         elif sub == "portforward" and m in ("GET", "POST"):
             return await self.pod_portforward(request, t)
         raise errors.method_not_allowed()
@@ -1375,7 +1375,9 @@ class _Handlers:
                 pass
             return resp
 
-    async def pod_exec(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def pod_exec(self, request: web.Request, t: Target, sub: str = "exec") -> web.StreamResponse:
+        """`pods/exec` and `pods/attach` (`kubectl exec`, `attach`, `run -i`): a WebSocket relayed frame by
+        frame to the agent's endpoint of the same name, which speaks the channel protocol to Docker."""
         pod, container = await self._pod_container(request, t)
         if request.headers.get("Upgrade", "").lower() != "websocket":
             raise errors.bad_request("Upgrade request required")
@@ -1387,10 +1389,10 @@ class _Handlers:
         supported = ("v5.channel.k8s.io", "v4.channel.k8s.io")
         chosen = next((p for p in offered if p in supported), None)
         if chosen is None:
-            raise errors.bad_request("exec needs the WebSocket subprotocol v5.channel.k8s.io or v4.channel.k8s.io")
-        params = [(k, v) for k, v in request.query.items()
-                  if k in ("command", "stdin", "stdout", "stderr", "tty")]
-        url = f"{base.replace('http://', 'ws://')}/exec/{t.namespace}/{t.name}/{container}"
+            raise errors.bad_request(f"{sub} needs the WebSocket subprotocol v5.channel.k8s.io or v4.channel.k8s.io")
+        relayed = ("stdin", "stdout", "stderr", "tty") + (("command",) if sub == "exec" else ())
+        params = [(k, v) for k, v in request.query.items() if k in relayed]
+        url = f"{base.replace('http://', 'ws://')}/{sub}/{t.namespace}/{t.name}/{container}"
         assert self.s.http is not None
         try:
             upstream = await self.s.http.ws_connect(url, params=params, protocols=(chosen,),

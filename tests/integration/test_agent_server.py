@@ -77,3 +77,58 @@ async def test_exec_and_logs(agent):
                 assert r.status == 400 and "previous terminated container" in await r.text()
     finally:
         await server.close()
+
+
+async def _attach(base: str, pod: str, query: list[tuple[str, str]],
+                  send: list[bytes]) -> tuple[dict[int, bytes], dict]:
+    """Attach to container `app` of *pod*, send the frames of *send*, collect what comes back per channel."""
+    out: dict[int, bytes] = {}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as s:
+        async with s.ws_connect(f"{base}/attach/default/{pod}/app", params=query,
+                                protocols=("v5.channel.k8s.io",)) as ws:
+            for frame in send:
+                await ws.send_bytes(frame)
+            async for msg in ws:
+                assert msg.type == aiohttp.WSMsgType.BINARY
+                out[msg.data[0]] = out.get(msg.data[0], b"") + msg.data[1:]
+    return out, json.loads(out.get(3, b"{}"))
+
+
+async def test_attach_stdin_once_and_tty_resize(agent):
+    syncer, api, node = agent
+    syncer.on_pod_add(make_pod("reader", [bb("app", "read x; echo got $x; echo bye >&2", stdin=True, stdinOnce=True)],
+                               restartPolicy="Never"))
+    syncer.on_pod_add(make_pod("term", [{**bb("app", "exec sh"), "stdin": True, "tty": True}],
+                               restartPolicy="Never"))
+    await wait_for(lambda: running(api, "reader") and running(api, "term"), 30)
+
+    def phase(name: str) -> str | None:
+        syncer.resync_all()  # no Docker event watcher in this harness: look again
+        return api.status_of(name).get("phase")
+    server = TestServer(make_app(syncer, TOKEN), host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    try:
+        # No tty: the container's own stdin, then stdin closed (stdinOnce); split stdout/stderr; the session
+        # ends when the container exits, with a Success status.
+        out, status = await _attach(base, "reader", [("stdin", "true"), ("stdout", "true"), ("stderr", "true")],
+                                    [b"\x00hello\n", b"\xff\x00"])
+        assert out[1] == b"got hello\n" and out[2] == b"bye\n"
+        assert status == {"metadata": {}, "status": "Success"}
+        await wait_for(lambda: phase("reader") == "Succeeded", 20)
+
+        # A tty: raw stream (no stderr channel even when asked), resize reaches the terminal, `exit` ends it.
+        out, status = await _attach(base, "term", [("stdin", "true"), ("stdout", "true"), ("stderr", "true"),
+                                                   ("tty", "true")],
+                                    [b'\x04{"Width":101,"Height":33}', b"\x00stty size; exit 4\n"])
+        assert b"33 101" in out[1] and 2 not in out
+        assert status["status"] == "Success"
+        await wait_for(lambda: phase("term") == "Failed", 20)
+
+        out, status = await _attach(base, "term", [("stdout", "true")], [])
+        assert status["status"] == "Failure" and status["message"] == "container app is not running"
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{base}/attach/default/term/app") as r:
+                assert r.status == 401
+    finally:
+        await server.close()

@@ -1,8 +1,9 @@
-"""pods/log and pods/exec are relayed to the node agent's kubelet-style endpoints.
+"""pods/log, pods/exec and pods/attach are relayed to the node agent's kubelet-style endpoints.
 
 A stand-in agent (aiohttp on 127.0.0.1, a thread of its own) plays the node: it checks the node token and
-answers `/containerLogs/...` and the `/exec/...` WebSocket with v5/v4 channel framing. The real kubectl
-(`logs`, `exec`, v5 only) and a v4 WebSocket client go through our API server to it."""
+answers `/containerLogs/...` and the `/exec/...` and `/attach/...` WebSockets with v5/v4 channel framing.
+The real kubectl (`logs`, `exec`, `attach`, v5 only) and a v4 WebSocket client go through our API server
+to it."""
 from __future__ import annotations
 
 import asyncio
@@ -64,12 +65,28 @@ class FakeAgent:
         await ws.close()
         return ws
 
+    async def attach(self, request: web.Request) -> web.WebSocketResponse:
+        """Echo one stdin frame (with stdin=true), then say who was attached to, then Success."""
+        if not self._authorized(request):
+            return web.Response(status=401)
+        self.seen.append((request.path, dict(request.query)))
+        ws = web.WebSocketResponse(protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
+        await ws.prepare(request)
+        if request.query.get("stdin") == "true":
+            msg = await ws.receive()
+            await ws.send_bytes(b"\x01" + msg.data[1:])
+        await ws.send_bytes(b"\x02attached to " + request.match_info["container"].encode() + b"\n")
+        await ws.send_bytes(b"\x03" + json.dumps({"metadata": {}, "status": "Success"}).encode())
+        await ws.close()
+        return ws
+
     def _main(self) -> None:
         async def body() -> None:
             self._stop = asyncio.Event()
             app = web.Application()
             app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.logs)
             app.router.add_get("/exec/{ns}/{pod}/{container}", self.exec)
+            app.router.add_get("/attach/{ns}/{pod}/{container}", self.attach)
             runner = web.AppRunner(app)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -145,6 +162,16 @@ def test_kubectl_exec_relayed_v5(kubectl, running_pod, agent):
     assert p.stdout == "echo hi\n"
     p = kubectl("exec", "counter", "-c", "app", "--", "sh", "fail")
     assert p.returncode == 3 and p.stdout == "sh fail\n"
+
+
+def test_kubectl_attach_relayed(kubectl, running_pod, agent):
+    p = kubectl("attach", "counter", "-c", "db", "-i", input="typed\n")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "typed\n"
+    assert "attached to db\n" in p.stderr and "If you don't see a command prompt, try pressing enter." in p.stderr
+    path, query = agent.seen[-1]
+    assert path == "/attach/default/counter/db"
+    assert query == {"stdin": "true", "stdout": "true", "stderr": "true"}
 
 
 async def test_v4_websocket_client_relayed(cp, running_pod):
