@@ -31,7 +31,8 @@ from .resources import RESOURCES
 
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00"
 PREFIXES = ("k8s.io.api.", "k8s.io.apimachinery.pkg.")
-GROUP_PACKAGES = {"": "core", "apps": "apps", "networking.k8s.io": "networking", "autoscaling": "autoscaling"}
+GROUP_PACKAGES = {"": "core", "apps": "apps", "networking.k8s.io": "networking", "autoscaling": "autoscaling",
+                  "coordination.k8s.io": "coordination"}
 
 # Kinds decoded besides the registry's: the scale subresource's body, and the DeleteOptions body that
 # `kubectl drain` sends (without pods/eviction it DELETEs each pod), registered in every group version.
@@ -97,6 +98,8 @@ KEEP_ZERO = {
     "networking.v1.IngressSpec": {"ingressClassName"},
     "networking.v1.HTTPIngressPath": {"pathType"},
     "networking.v1.IngressClassParametersReference": {"apiGroup", "scope", "namespace"},
+    "coordination.v1.LeaseSpec": {"holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime",
+                                  "leaseTransitions", "strategy", "preferredHolder"},
 }
 
 _SCALAR_TYPES = {1: "double", 2: "float", 3: "int64", 4: "uint64", 5: "int32", 6: "fixed64", 7: "fixed32",

@@ -9,6 +9,7 @@ from __future__ import annotations
 KINDS: dict[tuple[str, str], str] = {
     ('apps/v1', 'Deployment'): 'apps.v1.Deployment',
     ('apps/v1', 'ReplicaSet'): 'apps.v1.ReplicaSet',
+    ('coordination.k8s.io/v1', 'Lease'): 'coordination.v1.Lease',
     ('networking.k8s.io/v1', 'Ingress'): 'networking.v1.Ingress',
     ('networking.k8s.io/v1', 'IngressClass'): 'networking.v1.IngressClass',
     ('v1', 'ConfigMap'): 'core.v1.ConfigMap',
@@ -170,6 +171,19 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
     'autoscaling.v1.ScaleStatus': {
         1: ('replicas', 'int32'),
         2: ('selector', 'string'),
+    },
+    'coordination.v1.Lease': {
+        1: ('metadata', 'apis.meta.v1.ObjectMeta'),
+        2: ('spec', 'coordination.v1.LeaseSpec'),
+    },
+    'coordination.v1.LeaseSpec': {
+        1: ('holderIdentity', '*string'),
+        2: ('leaseDurationSeconds', '*int32'),
+        3: ('acquireTime', '*apis.meta.v1.MicroTime'),
+        4: ('renewTime', '*apis.meta.v1.MicroTime'),
+        5: ('leaseTransitions', '*int32'),
+        6: ('strategy', '*string'),
+        7: ('preferredHolder', '*string'),
     },
     'core.v1.AWSElasticBlockStoreVolumeSource': {
         1: ('volumeID', 'string'),

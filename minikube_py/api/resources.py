@@ -71,6 +71,7 @@ RESOURCES: dict[str, Resource] = {
                  singular="ingress"),
         Resource("ingressclasses", "IngressClass", "networking.k8s.io", "v1", False, (), (),
                  singular="ingressclass"),
+        Resource("leases", "Lease", "coordination.k8s.io", "v1", True, (), (), singular="lease"),
     ]
 }
 

@@ -289,6 +289,7 @@ SUPPORTED_FIELDS: dict[str, set[str]] = {
     "deployments": set(_COMMON),
     "ingresses": set(_COMMON),
     "ingressclasses": set(_COMMON),
+    "leases": set(_COMMON),
 }
 
 # Field labels whose value is not found at the dotted path of the same name.

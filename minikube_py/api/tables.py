@@ -193,6 +193,13 @@ COLUMNS: dict[str, list[dict]] = {
         _col("Parameters", description="A reference to a resource with additional parameters"),
         _AGE,
     ],
+    "leases": [
+        _NAME,
+        _col("Holder", description="holderIdentity contains the identity of the holder of a current lease. If "
+                                   "Coordinated Leader Election is used, the holder identity must be equal to the "
+                                   "elected LeaseCandidate.metadata.name field."),
+        _AGE,
+    ],
 }
 _DEFAULT_COLUMNS = [_NAME, _AGE]
 
@@ -537,6 +544,7 @@ _CELLS: dict[str, Callable[[dict, datetime], list[Any]]] = {
     "events": _event_cells,
     "ingresses": _ingress_cells,
     "ingressclasses": _ingressclass_cells,
+    "leases": lambda o, now: [_name(o), _d(o.get("spec")).get("holderIdentity") or "", _age(o, now)],
 }
 
 

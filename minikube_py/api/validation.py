@@ -1164,6 +1164,33 @@ def _validate_event(resource: Resource, obj: dict, old: dict | None) -> list[Fie
     return []
 
 
+_LEASE_STRATEGIES = ["OldestEmulationVersion"]
+
+
+def _validate_lease(resource: Resource, obj: dict, old: dict | None) -> list[FieldError]:
+    """Kubernetes' ValidateLeaseSpec: positive duration, non-negative transitions, a known (or qualified
+    custom) strategy, and preferredHolder only together with a strategy. renewTime/acquireTime are
+    MicroTimes: not validated further."""
+    spec = _as_dict(obj.get("spec"))
+    errs: list[FieldError] = []
+    dur = spec.get("leaseDurationSeconds")
+    if isinstance(dur, int) and not isinstance(dur, bool) and dur <= 0:
+        errs.append(_invalid("spec.leaseDurationSeconds", dur, "must be greater than 0"))
+    trans = spec.get("leaseTransitions")
+    if isinstance(trans, int) and not isinstance(trans, bool) and trans < 0:
+        errs.append(_invalid("spec.leaseTransitions", trans, "must be greater than or equal to 0"))
+    strategy = spec.get("strategy")
+    if strategy is not None:
+        if "/" not in str(strategy):
+            if strategy not in _LEASE_STRATEGIES:
+                errs.append(_not_supported("spec.strategy.strategy", strategy, _LEASE_STRATEGIES))
+        else:
+            errs += [_invalid("spec.strategy.strategy", strategy, m) for m in is_qualified_name(str(strategy))]
+    if spec.get("preferredHolder") and not strategy:
+        errs.append(_forbidden("spec.preferredHolder", "may only be specified if `strategy` is defined"))
+    return errs
+
+
 _VALIDATORS = {
     "pods": _validate_pod,
     "services": _validate_service,
@@ -1176,6 +1203,7 @@ _VALIDATORS = {
     "secrets": _validate_secret,
     "namespaces": _validate_namespace,
     "events": _validate_event,
+    "leases": _validate_lease,
 }
 
 
@@ -1278,6 +1306,9 @@ SCHEMAS: dict[str, dict] = {
     "ingressclasses": {**_TOP, "spec": dict.fromkeys(["controller", "parameters"])},
     "endpoints": {**_TOP, "subsets": [dict.fromkeys(["addresses", "notReadyAddresses", "ports"])]},
     "nodes": {**_TOP, "spec": _ANY, "status": _ANY},
+    "leases": {**_TOP, "spec": dict.fromkeys([
+        "holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions", "strategy",
+        "preferredHolder"])},
     "events": {**_TOP, **dict.fromkeys([
         "involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count", "type",
         "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"])},
