@@ -10,8 +10,8 @@ Runs inside the node's network namespace (a Vagrant VM's root namespace on VMs).
 2. register the Node (retrying until the API answers);
 3. adopt the containers a previous agent left running (nothing is restarted);
 4. start informers (pods bound here, configmaps, secrets, services, nodes) and the pod workers;
-5. serve: heartbeat, host-gw routes, Docker events, the logs/exec server on `<node ip>:10250`, and the
-   proxy (`proxy.proxier.run_proxy`) when present;
+5. serve: heartbeat, the node Lease (`kube-node-lease/<node>`, renewed every 10 s), host-gw routes, Docker
+   events, the logs/exec server on `<node ip>:10250`, and the proxy (`proxy.proxier.run_proxy`) when present;
 6. on SIGTERM/SIGINT: stop watching and serving, but leave the pods' containers running (like the kubelet).
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ from minikube_py.config import LABEL_NODE, LABEL_POD_UID, LABEL_PROFILE, Cluster
 
 from agent.network import PodNetwork
 from agent.node import NodeAgent
+from agent.nodelease import NodeLease
 from agent.pods import PodSyncer
 from agent.runtime import DockerRuntime
 
@@ -94,7 +95,9 @@ class Agent:
         self.node = NodeAgent(self.client, name=a.node_name, profile=a.profile, node_ip=a.node_ip,
                               pod_cidr=a.pod_cidr, cluster_pod_cidr=cfg.pod_cidr,
                               primary=a.node_name == cfg.node_name(0), runtime_version=self.runtime.version(),
-                              storage_path=self.state_dir, heartbeat_seconds=a.heartbeat_seconds)
+                              storage_path=self.state_dir, heartbeat_seconds=a.heartbeat_seconds,
+                              recorder=self.recorder, cached_node=lambda: self.nodes.get(a.node_name))
+        self.lease = NodeLease(self.client, a.node_name)
         self.pods_informer = Informer(self.client, "pods", field_selector=f"spec.nodeName={a.node_name}")
         self.configmaps = Informer(self.client, "configmaps")
         self.secrets = Informer(self.client, "secrets")
@@ -212,6 +215,7 @@ class Agent:
             self.syncer.workers.enqueue(uid)  # pods gone from the API meanwhile are cleaned up
         self.watch_docker_events()
         self.tasks = [asyncio.create_task(self.node.run_heartbeat(), name="heartbeat"),
+                      asyncio.create_task(self.lease.run(), name="lease"),
                       asyncio.create_task(self.resync_loop(), name="resync"),
                       asyncio.create_task(_guarded("logs/exec server", self.run_server()), name="server")]
         if not self.args.no_proxy:

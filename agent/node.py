@@ -5,6 +5,13 @@ shows on minikube: labels, addresses, podCIDR, capacity, nodeInfo, the kubelet e
 conditions. The heartbeat re-posts the conditions every `--heartbeat-seconds` with a new
 `lastHeartbeatTime`; the node lifecycle controller marks the node NotReady when that stops.
 
+Events, as the kubelet records them about its node (involvedObject kind Node, name *and uid* the node
+name, since the kubelet's node reference predates the Node; kubectl describe node looks events up under
+both uids): `Starting` and `NodeAllocatableEnforced` once per process, and `Node <n> status is now: R`
+whenever a condition we post changes status from what the API held (on first registration, and when we
+come back after the node lifecycle controller marked the node Unknown): NodeHasSufficientMemory,
+NodeHasNoDiskPressure, NodeHasSufficientPID, NodeReady.
+
 Routes: every other node's `spec.podCIDR via <its InternalIP>` in this node's namespace (host-gw), from a
 Node informer: `replace` is idempotent, and routes inside the cluster pod CIDR that no node claims any
 more are removed. Only routes inside the cluster pod CIDR are ever touched.
@@ -19,7 +26,9 @@ import os
 import platform
 from pathlib import Path
 
-from minikube_py.client import ApiClient, ApiError, NotFound
+from typing import Callable
+
+from minikube_py.client import ApiClient, ApiError, EventRecorder, NotFound
 from minikube_py.client.events import now_rfc3339
 
 log = logging.getLogger(__name__)
@@ -76,6 +85,30 @@ def node_conditions(now: str, old: list[dict] | None = None) -> list[dict]:
     return out
 
 
+# The event each condition's status records when it changes to it (kubelet `nodestatus` setters).
+_STATUS_EVENTS = {("MemoryPressure", "False"): "NodeHasSufficientMemory",
+                  ("MemoryPressure", "True"): "NodeHasInsufficientMemory",
+                  ("DiskPressure", "False"): "NodeHasNoDiskPressure",
+                  ("DiskPressure", "True"): "NodeHasDiskPressure",
+                  ("PIDPressure", "False"): "NodeHasSufficientPID",
+                  ("PIDPressure", "True"): "NodeHasInsufficientPID",
+                  ("Ready", "True"): "NodeReady",
+                  ("Ready", "False"): "NodeNotReady"}
+
+
+def status_events(old: list[dict] | None, new: list[dict]) -> list[str]:
+    """Reasons of the events a status write records: one per condition whose status differs from what
+    the API held (a missing condition counts as Unknown), in the order of *new*. Pure."""
+    before = {c.get("type"): c.get("status") for c in old or []}
+    out = []
+    for c in new:
+        status = c.get("status")
+        reason = _STATUS_EVENTS.get((c.get("type"), status))
+        if reason and before.get(c.get("type"), "Unknown") != status:
+            out.append(reason)
+    return out
+
+
 def build_node(*, name: str, profile: str, node_ip: str, pod_cidr: str, primary: bool, runtime_version: str,
                storage_path: Path, now: str) -> dict:
     """The Node object this agent registers (pure apart from reading host facts)."""
@@ -118,8 +151,14 @@ class NodeAgent:
 
     def __init__(self, client: ApiClient, *, name: str, profile: str, node_ip: str, pod_cidr: str,
                  cluster_pod_cidr: str, primary: bool, runtime_version: str, storage_path: Path,
-                 heartbeat_seconds: float = 10.0) -> None:
+                 heartbeat_seconds: float = 10.0, recorder: EventRecorder | None = None,
+                 cached_node: Callable[[], dict | None] | None = None) -> None:
+        """*recorder* writes the node's events (none without it); *cached_node* returns this Node from
+        an informer, so a heartbeat sees what the API holds (an Unknown the controller wrote) for free."""
         self.client = client
+        self.recorder = recorder
+        self.cached_node = cached_node
+        self._started_recorded = False
         self.name = name
         self.profile = profile
         self.node_ip = node_ip
@@ -169,19 +208,41 @@ class NodeAgent:
             current = await self.client.patch("nodes", self.name, meta_patch)
             log.info("node %s already registered; updated", self.name)
         status = copy.deepcopy(want["status"])
-        status["conditions"] = node_conditions(now_rfc3339(), (current.get("status") or {}).get("conditions"))
+        held = (current.get("status") or {}).get("conditions")
+        status["conditions"] = node_conditions(now_rfc3339(), held)
         current = await self.client.patch("nodes", self.name, {"status": status}, subresource="status")
         self._conditions = status["conditions"]
+        if not self._started_recorded:
+            self._started_recorded = True
+            await self.node_event("Starting", "Starting kubelet.")
+            await self.node_event("NodeAllocatableEnforced", "Updated Node Allocatable limit across pods")
+        await self._record_status_events(held, self._conditions)
         return current
 
+    async def node_event(self, reason: str, message: str, type_: str = "Normal") -> None:
+        """An event about this node as the kubelet writes it: its node reference has the name as uid."""
+        if self.recorder is not None:
+            ref = {"kind": "Node", "metadata": {"name": self.name, "uid": self.name}}
+            await self.recorder.event(ref, reason, message, type_)
+
+    async def _record_status_events(self, held: list[dict] | None, posted: list[dict]) -> None:
+        for reason in status_events(held, posted):
+            await self.node_event(reason, f"Node {self.name} status is now: {reason}")
+
     async def heartbeat_once(self) -> None:
-        self._conditions = node_conditions(now_rfc3339(), self._conditions)
+        cached = self.cached_node() if self.cached_node is not None else None
+        # What the API holds (the informer's copy) when we have it: after the node lifecycle controller
+        # marked us Unknown, the conditions transition again (new lastTransitionTime, NodeReady event).
+        held = (cached.get("status") or {}).get("conditions") if cached is not None else self._conditions
+        self._conditions = node_conditions(now_rfc3339(), held)
         try:
             await self.client.patch("nodes", self.name, {"status": {"conditions": self._conditions}},
                                     subresource="status")
         except NotFound:
             log.warning("node %s was deleted; registering again", self.name)
             await self._register_once()
+            return
+        await self._record_status_events(held, self._conditions)
 
     async def run_heartbeat(self) -> None:
         while True:

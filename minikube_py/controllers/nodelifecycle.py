@@ -18,6 +18,11 @@ Per node, `sync_node(name)` reads the node and its pods from the caches and walk
   once its grace period has passed we delete it with `gracePeriodSeconds=0`.
 - `spec.unschedulable` (kubectl cordon) is mirrored as the `node.kubernetes.io/unschedulable:NoSchedule`
   taint, as Kubernetes does.
+- Events (source `node-controller`, about the Node by its uid, in namespace `default`): `RegisteredNode`
+  the first time this controller sees a node, `NodeNotReady` when it turns a Ready node Unknown (each pod
+  there gets a Warning `NodeNotReady`), `RemovingNode` when the node is deleted. A deleted node's Lease
+  (`kube-node-lease/<node>`, owned by the Node) is deleted here: Kubernetes' garbage collector does that,
+  ours knows only workloads.
 
 Time passes without events, so each sync ends by asking the queue to come back at the next deadline
 (heartbeat expiry, eviction time, force-delete time): timers on the local queue, not polling the API.
@@ -28,7 +33,7 @@ import copy
 import datetime as dt
 import logging
 
-from minikube_py.client import ApiClient, Controller, NotFound
+from minikube_py.client import ApiClient, ApiError, Controller, EventRecorder, NotFound
 from minikube_py.client.informer import object_key
 from minikube_py.config import ClusterConfig
 from minikube_py.controllers.common import format_time, get_condition, parse_time, utcnow
@@ -40,6 +45,13 @@ NOT_READY = "node.kubernetes.io/not-ready"
 UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 OUR_TAINT_KEYS = (UNREACHABLE, NOT_READY, UNSCHEDULABLE)
 FORCE_DELETE_MARGIN = 1.0
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+
+
+def node_ref(node: dict) -> dict:
+    """The node controller's reference for events: apiVersion v1, kind Node, name and uid."""
+    meta = node.get("metadata") or {}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": meta.get("name"), "uid": meta.get("uid")}}
 
 
 def heartbeat_of(node: dict) -> dt.datetime | None:
@@ -107,6 +119,8 @@ class NodeLifecycleController(Controller):
         super().__init__()
         self.client = client
         self.config = config
+        self.recorder = EventRecorder(client, "node-controller")
+        self.known: dict[str, str] = {}  # node name -> uid, of nodes this controller has registered
         self.nodes = factory.informer("nodes")
         self.pods = factory.informer("pods")
         self.informers = [self.nodes, self.pods]
@@ -132,7 +146,9 @@ class NodeLifecycleController(Controller):
     async def sync_node(self, name: str) -> None:
         node = self.nodes.get(name)
         if node is None:
+            await self.forget_node(name)
             return
+        await self.register_node(node)
         now = utcnow()
         grace = float(self.config.node_grace_seconds)
         heartbeat = heartbeat_of(node)
@@ -142,11 +158,14 @@ class NodeLifecycleController(Controller):
         # 1. Health: a node that stopped posting becomes Unknown.
         if silent_for > grace and (ready is None or ready.get("status") != "Unknown"):
             log.info("node %s: no heartbeat for %.0fs; marking Unknown", name, silent_for)
+            was = (ready or {}).get("status")
             try:
                 node = await self.client.update_status("nodes", mark_unknown(node, now))
             except NotFound:
                 return
             ready = get_condition(node, "Ready")
+            if was == "True":
+                await self.recorder.event(node_ref(node), "NodeNotReady", f"Node {name} status is now: NodeNotReady")
 
         # 2. Taints follow the condition (and cordon).
         taints = desired_taints(node)
@@ -177,6 +196,34 @@ class NodeLifecycleController(Controller):
         if next_check is not None:
             self.queue.add_after(name, max(next_check, 0) + 0.2)
 
+    async def register_node(self, node: dict) -> None:
+        """`RegisteredNode` once per node (and again for a node re-created under a new uid)."""
+        meta = node["metadata"]
+        if self.known.get(meta["name"]) == meta.get("uid"):
+            return
+        self.known[meta["name"]] = meta.get("uid") or ""
+        await self.recorder.event(node_ref(node), "RegisteredNode",
+                                  f"Node {meta['name']} event: Registered Node {meta['name']} in Controller")
+
+    async def forget_node(self, name: str) -> None:
+        """A registered node is gone: `RemovingNode`, and its Lease goes with it (if it still names it)."""
+        uid = self.known.pop(name, None)
+        if uid is None:
+            return
+        gone = {"metadata": {"name": name, "uid": uid}}
+        await self.recorder.event(node_ref(gone), "RemovingNode",
+                                  f"Node {name} event: Removing Node {name} from Controller")
+        try:
+            lease = await self.client.get("leases", name, namespace=NODE_LEASE_NAMESPACE)
+            if any(r.get("kind") == "Node" and r.get("uid") == uid
+                   for r in lease["metadata"].get("ownerReferences") or []):
+                await self.client.delete("leases", name, namespace=NODE_LEASE_NAMESPACE,
+                                         preconditions={"uid": lease["metadata"]["uid"]})
+        except NotFound:
+            pass
+        except ApiError as exc:
+            log.warning("lease of deleted node %s not removed: %s", name, exc)
+
     async def mark_pods_not_ready(self, node_name: str, now: dt.datetime) -> None:
         for pod in self.pods_on(node_name):
             if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
@@ -198,6 +245,7 @@ class NodeLifecycleController(Controller):
             except NotFound:
                 continue
             log.info("node %s unreachable: pod %s marked not ready", node_name, object_key(pod))
+            await self.recorder.event(pod, "NodeNotReady", "Node is not ready", type_="Warning")
 
     async def evict_pods(self, node_name: str, now: dt.datetime) -> float | None:
         """Delete the node's pods; force-delete those whose grace has run out. Returns seconds until the
