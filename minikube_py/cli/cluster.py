@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from minikube_py.cli.main import main, profile_option, resolve_profile
-from minikube_py.cli.output import console, fail, out, reported
+from minikube_py.cli.output import console, err_console, fail, out, reported
 from minikube_py.cluster import layout, lifecycle, supervisor
 from minikube_py.cluster.apicalls import ApiCallError
 from minikube_py.cluster.lifecycle import ClusterError
@@ -146,17 +146,85 @@ def service_urls(svc: dict, node_ip: str) -> list[tuple[str, str, str]]:
     return rows
 
 
+def port_name(port: dict) -> str:
+    """minikube's TARGET PORT cell for a port: `name/port` for a named port, else the port number."""
+    return f"{port['name']}/{port.get('port')}" if port.get("name") else str(port.get("port"))
+
+
+def service_list_urls(services: list[dict], node_ip: str) -> list[dict]:
+    """minikube's `service list` data (`service.SvcURL` after `updatePortsAndURLs`), one entry per Service:
+    the node-port URLs and their port names, or no URL and the port name `No node port`. Pure."""
+    out = []
+    for svc in services:
+        meta = svc.get("metadata") or {}
+        ports = [p for p in (svc.get("spec") or {}).get("ports") or [] if p.get("nodePort")]
+        urls = [f"http://{node_ip}:{p['nodePort']}" for p in ports]
+        out.append({"Namespace": meta.get("namespace", ""), "Name": meta.get("name", ""), "URLs": urls,
+                    "PortNames": [port_name(p) for p in ports] if urls else ["No node port"]})
+    return out
+
+
+def render_ascii_table(header: list[str], rows: list[list[str]]) -> str:
+    """The table minikube prints with tablewriter: `|---|` rules, upper-case centred headers, text cells
+    left-aligned and numbers right-aligned, a cell with newlines spread over several lines. Pure."""
+    split = [[cell.split("\n") for cell in row] for row in rows]
+    widths = [max([len(h)] + [len(line) for row in split for line in row[i]]) for i, h in enumerate(header)]
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+
+    def centred(text: str, w: int) -> str:
+        left = (w - len(text)) // 2
+        return " " * left + text + " " * (w - len(text) - left)
+
+    def aligned(text: str, w: int) -> str:
+        return text.rjust(w) if text.strip().lstrip("-").replace(".", "", 1).isdigit() else text.ljust(w)
+
+    lines = [rule, "| " + " | ".join(centred(h.upper(), w) for h, w in zip(header, widths)) + " |", rule]
+    for row in split:
+        for i in range(max(len(cell) for cell in row)):
+            cells = [cell[i] if i < len(cell) else "" for cell in row]
+            lines.append("| " + " | ".join(aligned(c, w) for c, w in zip(cells, widths)) + " |")
+    lines.append(rule)
+    return "\n".join(lines)
+
+
+def service_list(cfg, namespace: str | None, output: str) -> None:
+    """`minikube service list [-n NS] [-o table|json]`: every Service (all namespaces unless -n) with
+    its NodePort URLs on the control-plane node's IP."""
+    path = f"/api/v1/namespaces/{namespace}/services" if namespace else "/api/v1/services"
+    try:
+        services = lifecycle.api_for(cfg).get(path).get("items") or []
+    except (ApiCallError, OSError) as err:
+        err_console.print("❌  Failed to get service URL - check that minikube is running and that you have "
+                          f"specified the correct namespace (-n flag) if required: {err}", markup=False)
+        raise click.exceptions.Exit(119)  # ExSvcUnavailable
+    urls = service_list_urls(services, layout.load_nodes(cfg)[0].ip)
+    if output == "json":
+        click.echo(json.dumps(urls, separators=(",", ":")), nl=False)
+        return
+    rows = [[u["Namespace"], u["Name"], "\n".join(u["PortNames"]), "\n".join(u["URLs"])] for u in urls]
+    click.echo(render_ascii_table(["Namespace", "Name", "Target Port", "URL"], rows))
+
+
 @main.command("service")
 @profile_option
 @click.argument("name")
 @click.option("--url", is_flag=True, help="Print the URL(s) only.")
-@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("-n", "--namespace", default=None,
+              help="The service namespace (default: default; `service list`: all namespaces).")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
+              help="`service list` output format.")
 @click.pass_context
-def service_cmd(ctx: click.Context, profile: str | None, name: str, url: bool, namespace: str) -> None:
-    """Print the URL(s) of a NodePort or LoadBalancer Service (`minikube service NAME --url`)."""
+def service_cmd(ctx: click.Context, profile: str | None, name: str, url: bool, namespace: str | None,
+                output: str) -> None:
+    """Print the URL(s) of a NodePort or LoadBalancer Service (`minikube service NAME --url`), or list
+    every Service's URLs (`minikube service list [-n NS]`)."""
     with reported():
         cfg = lifecycle.load_config(resolve_profile(ctx, profile))
         lifecycle.require_running(cfg)
+        if name == "list":  # minikube's `service list` subcommand: a Service named "list" can't be opened
+            service_list(cfg, namespace, output)
+            return
+        namespace = namespace or "default"
         try:
             svc = lifecycle.api_for(cfg).get_or_none(f"/api/v1/namespaces/{namespace}/services/{name}")
         except (ApiCallError, OSError) as err:
