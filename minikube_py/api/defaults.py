@@ -229,6 +229,19 @@ def _default_endpoints(ep: dict, now: datetime | None) -> None:
                 port.setdefault("protocol", "TCP")
 
 
+def _default_endpointslice(es: dict, now: datetime | None) -> None:
+    """discovery/v1 defaults: a port's `name` is "" and its `protocol` TCP. `endpoints` and `ports` are
+    never omitted (no omitempty in the Go type): an empty list is stored as null, as etcd's protobuf
+    round trip leaves it (a placeholder slice reads `endpoints: null`, `ports: null`)."""
+    for key in ("endpoints", "ports"):
+        if not es.get(key):
+            es[key] = None
+    for port in es.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("name", "")
+            port.setdefault("protocol", "TCP")
+
+
 # --- workloads -------------------------------------------------------------------------------------
 
 def _default_replicaset(rs: dict, now: datetime | None) -> None:
@@ -292,6 +305,7 @@ _BY_PLURAL = {
     "pods": _default_pod,
     "services": _default_service,
     "endpoints": _default_endpoints,
+    "endpointslices": _default_endpointslice,
     "replicasets": _default_replicaset,
     "deployments": _default_deployment,
     "secrets": _default_secret,

@@ -32,7 +32,7 @@ from .resources import RESOURCES
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00"
 PREFIXES = ("k8s.io.api.", "k8s.io.apimachinery.pkg.")
 GROUP_PACKAGES = {"": "core", "apps": "apps", "networking.k8s.io": "networking", "autoscaling": "autoscaling",
-                  "coordination.k8s.io": "coordination"}
+                  "coordination.k8s.io": "coordination", "discovery.k8s.io": "discovery"}
 
 # Kinds decoded besides the registry's: the scale subresource's body, and the DeleteOptions body that
 # `kubectl drain` sends (without pods/eviction it DELETEs each pod), registered in every group version.
@@ -98,6 +98,9 @@ KEEP_ZERO = {
     "networking.v1.IngressSpec": {"ingressClassName"},
     "networking.v1.HTTPIngressPath": {"pathType"},
     "networking.v1.IngressClassParametersReference": {"apiGroup", "scope", "namespace"},
+    "discovery.v1.Endpoint": {"hostname", "nodeName", "zone"},
+    "discovery.v1.EndpointConditions": {"ready", "serving", "terminating"},
+    "discovery.v1.EndpointPort": {"name", "protocol", "port", "appProtocol"},
     "coordination.v1.LeaseSpec": {"holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime",
                                   "leaseTransitions", "strategy", "preferredHolder"},
 }

@@ -10,6 +10,7 @@ KINDS: dict[tuple[str, str], str] = {
     ('apps/v1', 'Deployment'): 'apps.v1.Deployment',
     ('apps/v1', 'ReplicaSet'): 'apps.v1.ReplicaSet',
     ('coordination.k8s.io/v1', 'Lease'): 'coordination.v1.Lease',
+    ('discovery.k8s.io/v1', 'EndpointSlice'): 'discovery.v1.EndpointSlice',
     ('networking.k8s.io/v1', 'Ingress'): 'networking.v1.Ingress',
     ('networking.k8s.io/v1', 'IngressClass'): 'networking.v1.IngressClass',
     ('v1', 'ConfigMap'): 'core.v1.ConfigMap',
@@ -1207,6 +1208,43 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
         2: ('gmsaCredentialSpec', 'string'),
         3: ('runAsUserName', '*string'),
         4: ('hostProcess', '*bool'),
+    },
+    'discovery.v1.Endpoint': {
+        1: ('addresses', '[]string'),
+        2: ('conditions', 'discovery.v1.EndpointConditions'),
+        3: ('hostname', '*string'),
+        4: ('targetRef', 'core.v1.ObjectReference'),
+        5: ('deprecatedTopology', 'map:string'),
+        6: ('nodeName', '*string'),
+        7: ('zone', '*string'),
+        8: ('hints', 'discovery.v1.EndpointHints'),
+    },
+    'discovery.v1.EndpointConditions': {
+        1: ('ready', '*bool'),
+        2: ('serving', '*bool'),
+        3: ('terminating', '*bool'),
+    },
+    'discovery.v1.EndpointHints': {
+        1: ('forZones', '[]discovery.v1.ForZone'),
+        2: ('forNodes', '[]discovery.v1.ForNode'),
+    },
+    'discovery.v1.EndpointPort': {
+        1: ('name', '*string'),
+        2: ('protocol', '*string'),
+        3: ('port', '*int32'),
+        4: ('appProtocol', '*string'),
+    },
+    'discovery.v1.EndpointSlice': {
+        1: ('metadata', 'apis.meta.v1.ObjectMeta'),
+        2: ('endpoints', '[]discovery.v1.Endpoint'),
+        3: ('ports', '[]discovery.v1.EndpointPort'),
+        4: ('addressType', 'string'),
+    },
+    'discovery.v1.ForNode': {
+        1: ('name', 'string'),
+    },
+    'discovery.v1.ForZone': {
+        1: ('name', 'string'),
     },
     'networking.v1.HTTPIngressPath': {
         1: ('path', 'string'),

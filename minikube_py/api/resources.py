@@ -72,6 +72,9 @@ RESOURCES: dict[str, Resource] = {
         Resource("ingressclasses", "IngressClass", "networking.k8s.io", "v1", False, (), (),
                  singular="ingressclass"),
         Resource("leases", "Lease", "coordination.k8s.io", "v1", True, (), (), singular="lease"),
+        # kubectl 1.33 reads slices, not Endpoints: `describe svc` (Endpoints:) and `describe ing` (backends).
+        Resource("endpointslices", "EndpointSlice", "discovery.k8s.io", "v1", True, (), (),
+                 singular="endpointslice"),
     ]
 }
 

@@ -205,6 +205,13 @@ def unknown_fields(res: Resource, obj: dict) -> list[str]:
     return out
 
 
+# Kinds whose every request carries an endpoint-level deprecation warning (apiserver installer.go: the
+# type's APILifecycleDeprecated/Replacement → deprecation.WarningMessage, on every verb, errors included).
+DEPRECATION_WARNINGS = {
+    "endpoints": "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+}
+K_WARNINGS = web.RequestKey("endpoint_warnings", list)  # the deprecation warnings of the resource being served
+
 # The unknown-field warnings of the request being handled: a list under `fieldValidation=Warn` (the default),
 # None under `Ignore` or outside a request. `_warning_middleware` turns them into `Warning` headers.
 _FIELD_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("field_warnings", default=None)
@@ -280,6 +287,20 @@ class ApiServer:
         elif current.get("subsets") != ep["subsets"]:
             await self.guaranteed_update(RESOURCES["endpoints"], "default", "kubernetes",
                                          lambda cur: {**cur, "subsets": ep["subsets"]})
+        # ...and its EndpointSlice, which the apiserver's endpoint reconciler also writes (kubectl 1.33's
+        # `describe svc kubernetes` reads the slice): same name, IPv4, the address Ready.
+        content = {"addressType": "IPv4",
+                   "endpoints": [{"addresses": [cfg.gateway_ip], "conditions": {"ready": True}}],
+                   "ports": [{"name": "https", "port": 8443, "protocol": "TCP"}]}
+        es = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+              "metadata": {"name": "kubernetes", "namespace": "default",
+                           "labels": {"kubernetes.io/service-name": "kubernetes"}}, **content}
+        current_es = await self.store.get("endpointslices", "default", "kubernetes")
+        if current_es is None:
+            await self.create_object(RESOURCES["endpointslices"], "default", es)
+        elif any(current_es.get(k) != v for k, v in content.items()):
+            await self.guaranteed_update(RESOURCES["endpointslices"], "default", "kubernetes",
+                                         lambda cur: {**cur, **content})
 
     # --- helpers -----------------------------------------------------------------------------------
     async def _get(self, res: Resource, ns: str, name: str) -> dict:
@@ -791,6 +812,15 @@ def app_state(app: web.Application) -> ApiServer:
 
 @web.middleware
 async def _error_middleware(request: web.Request, handler):
+    resp = await _error_response(request, handler)
+    if not resp.prepared:  # an error answer still warns, as the apiserver records them before serving
+        for text in request.get(K_WARNINGS, ()):
+            if _warning_header(text) not in resp.headers.getall("Warning", []):
+                resp.headers.add("Warning", _warning_header(text))
+    return resp
+
+
+async def _error_response(request: web.Request, handler):
     try:
         return await handler(request)
     except ApiError as e:
@@ -823,7 +853,7 @@ async def _warning_middleware(request: web.Request, handler):
     token = _FIELD_WARNINGS.set(None if request.query.get("fieldValidation") == "Ignore" else [])
     try:
         resp = await handler(request)
-        warnings = _FIELD_WARNINGS.get()
+        warnings = list(request.get(K_WARNINGS, ())) + (_FIELD_WARNINGS.get() or [])
         if warnings and not resp.prepared:
             for text in warnings:
                 resp.headers.add("Warning", _warning_header(text))
@@ -902,6 +932,8 @@ class _Handlers:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             return _json(doc)
         t = parse_path(gv, segments)
+        if t.res.plural in DEPRECATION_WARNINGS:
+            request[K_WARNINGS] = [DEPRECATION_WARNINGS[t.res.plural]]
         if t.res.namespaced and t.namespace is None and t.name is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         m = request.method
@@ -1047,6 +1079,8 @@ class _Handlers:
                               bookmark_every=self.s.bookmark_seconds if bookmarks else None)
         resp = web.StreamResponse(headers={"Content-Type": "application/json",
                                            "Cache-Control": "no-cache, private"})
+        for text in request.get(K_WARNINGS, ()):  # a stream's headers go out before the middleware sees it
+            resp.headers.add("Warning", _warning_header(text))
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         try:

@@ -40,10 +40,12 @@ NOT_SUPPORTED = "FieldValueNotSupported"
 FORBIDDEN = "FieldValueForbidden"
 TOO_LONG = "FieldValueTooLong"
 NOT_FOUND = "FieldValueNotFound"
+TOO_MANY = "FieldValueTooMany"
 
 _TYPE_TEXT = {
     INVALID: "Invalid value", REQUIRED: "Required value", DUPLICATE: "Duplicate value",
     NOT_SUPPORTED: "Unsupported value", FORBIDDEN: "Forbidden", TOO_LONG: "Too long", NOT_FOUND: "Not found",
+    TOO_MANY: "Too many",
 }
 _NO_VALUE = (REQUIRED, FORBIDDEN, TOO_LONG)
 
@@ -820,6 +822,75 @@ def _validate_endpoints(resource: Resource, obj: dict, old: dict | None) -> list
     return errs
 
 
+_ADDRESS_TYPES = ["FQDN", "IPv4", "IPv6"]
+MAX_SLICE_ENDPOINTS, MAX_ENDPOINT_ADDRESSES = 1000, 100
+
+
+def _slice_address_errors(addr_type: str, address: Any, path: str) -> list[FieldError]:
+    """One address against its slice's type (`pkg/apis/discovery/validation`); unknown types pass."""
+    a = address if isinstance(address, str) else ""
+    if addr_type in ("IPv4", "IPv6"):
+        try:
+            ok = ipaddress.ip_address(a).version == (4 if addr_type == "IPv4" else 6)
+        except ValueError:
+            ok = False
+        return [] if ok else [_invalid(path, a, f"must be a valid {addr_type} address")]
+    if addr_type == "FQDN":
+        return [_invalid(path, a, m) for m in is_dns1123_subdomain(a.rstrip("."))] if a else [_required(path)]
+    return []
+
+
+def _validate_endpointslice(resource: Resource, obj: dict, old: dict | None) -> list[FieldError]:
+    errs: list[FieldError] = []
+    addr_type = obj.get("addressType") or ""
+    if not addr_type:
+        errs.append(_required("addressType"))
+    elif addr_type not in _ADDRESS_TYPES:
+        errs.append(_not_supported("addressType", addr_type, _ADDRESS_TYPES))
+    endpoints = _as_list(obj.get("endpoints"))
+    if len(endpoints) > MAX_SLICE_ENDPOINTS:
+        errs.append(FieldError(TOO_MANY, "endpoints", len(endpoints),
+                               f"must have at most {MAX_SLICE_ENDPOINTS} items"))
+        endpoints = []
+    for i, ep in enumerate(endpoints):
+        ep = _as_dict(ep)
+        path = f"endpoints[{i}].addresses"
+        addresses = _as_list(ep.get("addresses"))
+        if not addresses:
+            errs.append(_required(path, "must contain at least 1 address"))
+        elif len(addresses) > MAX_ENDPOINT_ADDRESSES:
+            errs.append(FieldError(TOO_MANY, path, len(addresses),
+                                   f"must have at most {MAX_ENDPOINT_ADDRESSES} items"))
+        for j, a in enumerate(addresses):
+            errs += _slice_address_errors(addr_type, a, f"{path}[{j}]")
+        if ep.get("nodeName") is not None:
+            errs += [_invalid(f"endpoints[{i}].nodeName", ep["nodeName"], m)
+                     for m in is_dns1123_subdomain(str(ep["nodeName"]))]
+        if ep.get("hostname") is not None:
+            errs += [_invalid(f"endpoints[{i}].hostname", ep["hostname"], m)
+                     for m in is_dns1123_label(str(ep["hostname"]))]
+    names: set[str] = set()
+    for i, port in enumerate(_as_list(obj.get("ports"))):
+        port = _as_dict(port)
+        p = f"ports[{i}]"
+        name = port.get("name") or ""
+        if name:
+            errs += [_invalid(f"{p}.name", name, m) for m in is_dns1123_label(name)]
+        if name in names:
+            errs.append(_duplicate(f"{p}.name", name))
+        names.add(name)
+        proto = port.get("protocol")
+        if not proto:
+            errs.append(_required(f"{p}.protocol"))
+        elif proto not in _PROTOCOLS:
+            errs.append(_not_supported(f"{p}.protocol", proto, _PROTOCOLS))
+        if port.get("port") is not None:
+            errs += [_invalid(f"{p}.port", port["port"], m) for m in is_valid_port_num(port["port"])]
+    if old is not None and old.get("addressType") != obj.get("addressType"):
+        errs.append(_invalid("addressType", addr_type, "field is immutable"))
+    return errs
+
+
 # --- workloads -------------------------------------------------------------------------------------
 
 def _int_or_percent_value(v: Any) -> int | None:
@@ -1195,6 +1266,7 @@ _VALIDATORS = {
     "pods": _validate_pod,
     "services": _validate_service,
     "endpoints": _validate_endpoints,
+    "endpointslices": _validate_endpointslice,
     "replicasets": _validate_replicaset,
     "deployments": _validate_deployment,
     "ingresses": _validate_ingress,
@@ -1305,6 +1377,10 @@ SCHEMAS: dict[str, dict] = {
     "ingresses": {**_TOP, "spec": _INGRESS_SPEC, "status": _ANY},
     "ingressclasses": {**_TOP, "spec": dict.fromkeys(["controller", "parameters"])},
     "endpoints": {**_TOP, "subsets": [dict.fromkeys(["addresses", "notReadyAddresses", "ports"])]},
+    "endpointslices": {**_TOP, "addressType": _ANY, "endpoints": [{
+        **dict.fromkeys(["addresses", "hostname", "targetRef", "deprecatedTopology", "nodeName", "zone", "hints"]),
+        "conditions": dict.fromkeys(["ready", "serving", "terminating"])}],
+        "ports": [dict.fromkeys(["name", "protocol", "port", "appProtocol"])]},
     "nodes": {**_TOP, "spec": _ANY, "status": _ANY},
     "leases": {**_TOP, "spec": dict.fromkeys([
         "holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions", "strategy",

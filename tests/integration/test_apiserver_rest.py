@@ -422,7 +422,8 @@ async def test_discovery_documents(client, cp, raw):
     scale = next(r for r in apps["resources"] if r["name"] == "deployments/scale")
     assert (scale["group"], scale["version"], scale["kind"]) == ("autoscaling", "v1", "Scale")
     groups = await client.request("GET", "/apis")
-    assert {g["name"] for g in groups["groups"]} == {"apps", "networking.k8s.io", "coordination.k8s.io"}
+    assert {g["name"] for g in groups["groups"]} == {"apps", "networking.k8s.io", "coordination.k8s.io",
+                                                    "discovery.k8s.io"}
     root = await client.request("GET", "/openapi/v3")
     assert "api/v1" in root["paths"]
     doc = await client.request("GET", root["paths"]["apis/apps/v1"]["serverRelativeURL"])
