@@ -14,6 +14,11 @@ the selected pods' IPs and the ports they serve (Kubernetes `pkg/controller/endp
 
 Handlers enqueue every Service whose selector matches a changed pod (old or new labels), so an Endpoints
 object follows a readiness change within one watch round-trip. The proxy and DNS read these objects.
+
+The same sync keeps the Service's EndpointSlices (`discovery.k8s.io/v1`, what kubectl 1.33 reads; content
+from the pure `endpointslices` module): created with generated names, updated in place, extra ones
+deleted. A Service that is gone leaves its slices to the garbage collector (they name it as controller
+owner), as in Kubernetes.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import logging
 
 from minikube_py.client import ApiClient, Conflict, Controller, NotFound
 from minikube_py.client.informer import object_key
+from minikube_py.controllers import endpointslices as slices
 from minikube_py.controllers.common import is_pod_ready
 
 log = logging.getLogger(__name__)
@@ -161,15 +167,22 @@ class EndpointsController(Controller):
         self.services = factory.informer("services")
         self.pods = factory.informer("pods")
         self.endpoints = factory.informer("endpoints")
-        self.informers = [self.services, self.pods, self.endpoints]
+        self.slices = factory.informer("endpointslices")
+        self.informers = [self.services, self.pods, self.endpoints, self.slices]
         # Our last write per key: when the cache still shows an older version, build on this one instead
         # of earning a certain 409 (a burst of pod events outruns the Endpoints watch).
         self._written: dict[str, dict] = {}
+        # The same for slices, per Service key and slice name; and the slices we deleted, until the cache
+        # drops them. Slices have generated names: without this a second sync before the watch delivers
+        # our create would create a duplicate (Kubernetes keeps an endpointSliceTracker for this).
+        self._slices_written: dict[str, dict[str, dict]] = {}
+        self._slices_deleted: dict[str, set[str]] = {}
         self.services.add_handlers(on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n),
                                    on_delete=self.enqueue)
         self.pods.add_handlers(on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod)
         # Someone edited or deleted "our" Endpoints: put it back the way the service says.
         self.endpoints.add_handlers(on_update=lambda o, n: self._on_endpoints(n), on_delete=self._on_endpoints)
+        self.slices.add_handlers(on_update=lambda o, n: self._on_slice(n), on_delete=self._on_slice)
 
     def _services_for(self, pod: dict) -> list[str]:
         ns = pod.get("metadata", {}).get("namespace") or "default"
@@ -188,6 +201,14 @@ class EndpointsController(Controller):
         if self.services.get(key) is not None:
             self.queue.add(key)
 
+    def _on_slice(self, es: dict) -> None:
+        meta = es.get("metadata") or {}
+        service = (meta.get("labels") or {}).get(slices.SERVICE_NAME)
+        if service and slices.owned_by(es, service):
+            key = f"{meta.get('namespace') or 'default'}/{service}"
+            if self.services.get(key) is not None:
+                self.queue.add(key)
+
     def _freshest(self, key: str) -> dict | None:
         cached, written = self.endpoints.get(key), self._written.get(key)
         if cached is None:
@@ -200,7 +221,65 @@ class EndpointsController(Controller):
         return cached
 
     async def sync(self, key: str) -> None:
-        await self.sync_endpoints(key)
+        try:
+            await self.sync_endpoints(key)
+        finally:
+            await self.sync_slices(key)
+
+    def _current_slices(self, key: str, ns: str, name: str) -> list[dict]:
+        """Our slices of the Service: the cache's, overlaid with our newer writes (creates the watch has
+        not delivered yet included) and without the ones we deleted."""
+        cached = {s["metadata"]["name"]: s for s in self.slices.list(ns) if slices.owned_by(s, name)}
+        written = self._slices_written.setdefault(key, {})
+        deleted = self._slices_deleted.setdefault(key, set())
+        deleted &= set(cached)
+        out: dict[str, dict] = {}
+        for n, cur in cached.items():
+            if n in deleted:
+                continue
+            mine = written.get(n)
+            if mine is not None and mine["metadata"].get("uid") == cur["metadata"].get("uid") \
+                    and _rv(mine) > _rv(cur):
+                out[n] = mine
+            else:
+                written.pop(n, None)
+                out[n] = cur
+        for n, mine in written.items():
+            out.setdefault(n, mine)
+        return list(out.values())
+
+    async def sync_slices(self, key: str) -> None:
+        ns, _, name = key.rpartition("/")
+        service = self.services.get(key)
+        if service is None:
+            self._slices_written.pop(key, None)
+            self._slices_deleted.pop(key, None)
+            return  # the garbage collector deletes slices whose owner is gone
+        spec = service.get("spec") or {}
+        if not spec.get("selector") or spec.get("type") == "ExternalName" \
+                or service["metadata"].get("deletionTimestamp"):
+            return
+        desired = slices.compute_slices(service, self.pods.list(ns))
+        create, update, delete = slices.plan(service, desired, self._current_slices(key, ns, name))
+        written = self._slices_written.setdefault(key, {})
+        for es in update:
+            try:
+                written[es["metadata"]["name"]] = await self.client.update("endpointslices", es)
+            except NotFound:
+                written.pop(es["metadata"]["name"], None)
+                self.queue.add(key)  # look again once this sync is done
+        for es in create:
+            made = await self.client.create("endpointslices", es, namespace=ns)
+            written[made["metadata"]["name"]] = made
+        for es in delete:
+            slice_name = es["metadata"]["name"]
+            written.pop(slice_name, None)
+            self._slices_deleted.setdefault(key, set()).add(slice_name)
+            try:
+                await self.client.delete("endpointslices", slice_name, namespace=ns,
+                                         preconditions={"uid": es["metadata"].get("uid")})
+            except (NotFound, Conflict):
+                pass
 
     async def sync_endpoints(self, key: str) -> None:
         ns, _, name = key.rpartition("/")

@@ -1,5 +1,6 @@
 """The garbage collector: dependents follow their owners (Kubernetes `pkg/controller/garbagecollector`,
-kept to the kinds we own: Deployments and ReplicaSets as owners; ReplicaSets and Pods as dependents).
+kept to the kinds we own: Deployments, ReplicaSets and Services as owners; ReplicaSets, Pods and
+EndpointSlices as dependents).
 
 Three deletion modes, chosen by the DELETE's `propagationPolicy` (the API server turns it into finalizers):
 - Background (default, `kubectl delete deploy x`): the owner is deleted at once; its dependents now point
@@ -27,8 +28,9 @@ from minikube_py.client.informer import object_key
 
 log = logging.getLogger(__name__)
 
-OWNER_PLURALS = {("apps/v1", "Deployment"): "deployments", ("apps/v1", "ReplicaSet"): "replicasets"}
-DEPENDENT_PLURALS = ("replicasets", "pods")
+OWNER_PLURALS = {("apps/v1", "Deployment"): "deployments", ("apps/v1", "ReplicaSet"): "replicasets",
+                 ("v1", "Service"): "services"}
+DEPENDENT_PLURALS = ("replicasets", "pods", "endpointslices")
 FOREGROUND, ORPHAN = "foregroundDeletion", "orphan"
 
 
@@ -65,7 +67,8 @@ class GarbageCollector(Controller):
     def __init__(self, client: ApiClient, factory) -> None:
         super().__init__()
         self.client = client
-        self.inf = {p: factory.informer(p) for p in ("deployments", "replicasets", "pods")}
+        self.inf = {p: factory.informer(p) for p in ("deployments", "replicasets", "pods", "services",
+                                                     "endpointslices")}
         self.informers = list(self.inf.values())
         for plural, inf in self.inf.items():
             inf.add_handlers(on_add=lambda o, p=plural: self._on_change(p, o),
