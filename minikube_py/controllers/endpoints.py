@@ -28,20 +28,13 @@ import logging
 from minikube_py.client import ApiClient, Conflict, Controller, NotFound
 from minikube_py.client.informer import object_key
 from minikube_py.controllers import endpointslices as slices
+from minikube_py.controllers.endpointslices import find_port, selects  # shared with the slices
 from minikube_py.controllers.common import is_pod_ready
 
 log = logging.getLogger(__name__)
 
 MANAGED_BY = "endpoints.kubernetes.io/managed-by"
 HEADLESS = "service.kubernetes.io/headless"
-
-
-def selects(service: dict, pod: dict) -> bool:
-    selector = (service.get("spec") or {}).get("selector") or {}
-    if not selector:
-        return False
-    labels = pod.get("metadata", {}).get("labels") or {}
-    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def pod_ip(pod: dict) -> str | None:
@@ -64,22 +57,6 @@ def should_be_in_endpoints(pod: dict) -> bool:
     if phase == "Succeeded":
         return False
     return True
-
-
-def find_port(pod: dict, service_port: dict) -> int | None:
-    """The container port a service port targets in *pod* (k8s `podutil.FindPort`): a number is itself,
-    a name is looked up among the containers' named ports with the same protocol."""
-    target = service_port.get("targetPort", service_port.get("port"))
-    if isinstance(target, int):
-        return target
-    if isinstance(target, str) and target.isdigit():
-        return int(target)
-    protocol = service_port.get("protocol") or "TCP"
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        for p in c.get("ports") or []:
-            if p.get("name") == target and (p.get("protocol") or "TCP") == protocol:
-                return int(p["containerPort"])
-    return None
 
 
 def endpoint_address(pod: dict, service: dict) -> dict:
