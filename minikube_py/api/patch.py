@@ -270,6 +270,16 @@ MERGE_KEYS: dict[str, dict[str, Any]] = {
 }
 _ROOT_DEFAULT = {"metadata": "ObjectMeta"}  # every other kind: only metadata has special lists
 
+# Fields tagged `patchStrategy:"retainKeys"` upstream (same type names as MERGE_KEYS). The server needs no
+# table for them: kubectl puts a `$retainKeys` directive in its patch (handled in `_merge_map`), e.g. so
+# that switching `strategy.type` to Recreate drops the defaulted `rollingUpdate`. The OpenAPI schemas we
+# serve carry them, as upstream's do (scripts/gen_openapi_schemas.py reads this table).
+RETAIN_KEYS: dict[str, tuple[str, ...]] = {
+    "PodSpec": ("volumes", "resourceClaims"),
+    "PodStatus": ("resourceClaimStatuses",),
+    "WorkloadSpec": ("strategy",),
+}
+
 _DELETE = object()  # a map element or value removed by `$patch: delete`
 
 
