@@ -267,6 +267,7 @@ MERGE_KEYS: dict[str, dict[str, Any]] = {
     "WorkloadSpec": {"template": "PodTemplateSpec"},
     "Node": {"metadata": "ObjectMeta", "spec": "NodeSpec", "status": "NodeStatus"},
     "Namespace": {"metadata": "ObjectMeta", "status": "NamespaceStatus"},
+    "ServiceAccount": {"metadata": "ObjectMeta", "secrets": Keyed("name")},
 }
 _ROOT_DEFAULT = {"metadata": "ObjectMeta"}  # every other kind: only metadata has special lists
 

@@ -49,6 +49,7 @@ KEEP_ZERO = {
     "apis.meta.v1.OwnerReference": {"controller", "blockOwnerDeletion"},
     "core.v1.ConfigMap": {"immutable"},
     "core.v1.Secret": {"immutable"},
+    "core.v1.ServiceAccount": {"automountServiceAccountToken"},
     "core.v1.PodSpec": {"terminationGracePeriodSeconds", "activeDeadlineSeconds", "automountServiceAccountToken",
                         "shareProcessNamespace", "priority", "enableServiceLinks", "preemptionPolicy",
                         "setHostnameAsFQDN", "hostUsers", "runtimeClassName"},

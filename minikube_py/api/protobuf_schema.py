@@ -21,6 +21,7 @@ KINDS: dict[tuple[str, str], str] = {
     ('v1', 'Pod'): 'core.v1.Pod',
     ('v1', 'Secret'): 'core.v1.Secret',
     ('v1', 'Service'): 'core.v1.Service',
+    ('v1', 'ServiceAccount'): 'core.v1.ServiceAccount',
     ('autoscaling/v1', 'Scale'): 'autoscaling.v1.Scale',
     ('v1', 'DeleteOptions'): 'apis.meta.v1.DeleteOptions',
     ('apps/v1', 'DeleteOptions'): 'apis.meta.v1.DeleteOptions',
@@ -1032,6 +1033,12 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
         1: ('metadata', 'apis.meta.v1.ObjectMeta'),
         2: ('spec', 'core.v1.ServiceSpec'),
         3: ('status', 'core.v1.ServiceStatus'),
+    },
+    'core.v1.ServiceAccount': {
+        1: ('metadata', 'apis.meta.v1.ObjectMeta'),
+        2: ('secrets', '[]core.v1.ObjectReference'),
+        3: ('imagePullSecrets', '[]core.v1.LocalObjectReference'),
+        4: ('automountServiceAccountToken', '*bool'),
     },
     'core.v1.ServiceAccountTokenProjection': {
         1: ('audience', 'string'),

@@ -61,6 +61,7 @@ RESOURCES: dict[str, Resource] = {
         Resource("endpoints", "Endpoints", "", "v1", True, ("ep",), (), singular="endpoints"),
         Resource("configmaps", "ConfigMap", "", "v1", True, ("cm",), (), singular="configmap"),
         Resource("secrets", "Secret", "", "v1", True, (), (), singular="secret"),
+        Resource("serviceaccounts", "ServiceAccount", "", "v1", True, ("sa",), (), singular="serviceaccount"),
         Resource("nodes", "Node", "", "v1", False, ("no",), ("status",), singular="node"),
         Resource("events", "Event", "", "v1", True, ("ev",), (), singular="event"),
         Resource("replicasets", "ReplicaSet", "apps", "v1", True, ("rs",), ("status", "scale"),

@@ -290,6 +290,7 @@ SUPPORTED_FIELDS: dict[str, set[str]] = {
     "ingresses": set(_COMMON),
     "ingressclasses": set(_COMMON),
     "leases": set(_COMMON),
+    "serviceaccounts": set(_COMMON),
 }
 
 # Field labels whose value is not found at the dotted path of the same name.

@@ -320,6 +320,8 @@ class ApiServer:
                                    f"namespace {ns} because it is being terminated", res, name)
 
     def _validate(self, res: Resource, obj: dict, old: dict | None = None) -> None:
+        if (bad := _validation.decode_error(res, obj)) is not None:
+            raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {bad}')
         causes = _validation.validate(res, obj, old)
         if causes:
             name = _meta(obj).get("name") or _meta(obj).get("generateName") or ""

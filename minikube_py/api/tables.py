@@ -212,6 +212,20 @@ COLUMNS: dict[str, list[dict]] = {
         _col("Parameters", description="A reference to a resource with additional parameters"),
         _AGE,
     ],
+    "serviceaccounts": [
+        _NAME,
+        _col("Secrets", description="Secrets is a list of the secrets in the same namespace that pods running "
+                                    "using this ServiceAccount are allowed to use. Pods are only limited to this "
+                                    "list if this service account has a \"kubernetes.io/enforce-mountable-secrets\" "
+                                    "annotation set to \"true\". The \"kubernetes.io/enforce-mountable-secrets\" "
+                                    "annotation is deprecated since v1.32. Prefer separate namespaces to isolate "
+                                    "access to mounted secrets. This field should not be used to find "
+                                    "auto-generated service account token secrets for use outside of pods. "
+                                    "Instead, tokens can be requested directly using the TokenRequest API, or "
+                                    "service account token secrets can be manually created. More info: "
+                                    "https://kubernetes.io/docs/concepts/configuration/secret"),
+        _AGE,
+    ],
     "leases": [
         _NAME,
         _col("Holder", description="holderIdentity contains the identity of the holder of a current lease. If "
@@ -594,6 +608,8 @@ _CELLS: dict[str, Callable[[dict, datetime], list[Any]]] = {
     "ingresses": _ingress_cells,
     "ingressclasses": _ingressclass_cells,
     "leases": lambda o, now: [_name(o), _d(o.get("spec")).get("holderIdentity") or "", _age(o, now)],
+    # printers.go printServiceAccount: the number of `secrets` (an int64 cell under a "string" column)
+    "serviceaccounts": lambda o, now: [_name(o), len(_l(o.get("secrets"))), _age(o, now)],
 }
 
 

@@ -1262,6 +1262,67 @@ def _validate_lease(resource: Resource, obj: dict, old: dict | None) -> list[Fie
     return errs
 
 
+# --- serviceaccounts --------------------------------------------------------------------------------
+
+# Go field types of a ServiceAccount, for the JSON decoder's errors (the API server decodes into typed
+# structs before any validation runs, so a wrong type is a 400, not a 422).
+_OBJECT_REFERENCE = dict.fromkeys(["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion",
+                                   "fieldPath"], "string")
+_LOCAL_OBJECT_REFERENCE = {"name": "string"}
+_SERVICE_ACCOUNT_LISTS = {"secrets": ("ObjectReference", _OBJECT_REFERENCE),
+                          "imagePullSecrets": ("LocalObjectReference", _LOCAL_OBJECT_REFERENCE)}
+
+
+def _json_kind(v: Any) -> str:
+    """The JSON value class Go's decoder names in `cannot unmarshal <class> into …`."""
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object"
+
+
+def _unmarshal(value: Any, struct: str, field: str, go_type: str) -> str:
+    return f"json: cannot unmarshal {_json_kind(value)} into Go struct field {struct}.{field} of type {go_type}"
+
+
+def serviceaccount_decode_error(obj: dict) -> str | None:
+    """What Go's JSON decoder says about a ServiceAccount whose `secrets` (ObjectReferences),
+    `imagePullSecrets` (LocalObjectReferences) or `automountServiceAccountToken` (bool) have the wrong
+    type; None if it decodes. Kubernetes validates nothing else in those entries: they may name secrets
+    that don't exist (yet)."""
+    auto = obj.get("automountServiceAccountToken")
+    if auto is not None and not isinstance(auto, bool):
+        return _unmarshal(auto, "ServiceAccount", "automountServiceAccountToken", "bool")
+    for field, (type_name, fields) in _SERVICE_ACCOUNT_LISTS.items():
+        entries = obj.get(field)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            return _unmarshal(entries, "ServiceAccount", field, f"[]v1.{type_name}")
+        for entry in entries:
+            if entry is None:
+                continue
+            if not isinstance(entry, dict):
+                return _unmarshal(entry, "ServiceAccount", field, f"v1.{type_name}")
+            for k, v in entry.items():
+                if k in fields and v is not None and not isinstance(v, str):
+                    return _unmarshal(v, type_name, f"{field}.{k}", fields[k])
+    return None
+
+
+_DECODERS = {"serviceaccounts": serviceaccount_decode_error}
+
+
+def decode_error(resource: Resource, obj: dict) -> str | None:
+    """The decoder's type error for *obj*, for the kinds we check types of (the server answers 400
+    `<Kind> in version "v1" cannot be handled as a <Kind>: <error>`); None otherwise."""
+    fn = _DECODERS.get(resource.plural)
+    return fn(obj) if fn is not None else None
+
+
 _VALIDATORS = {
     "pods": _validate_pod,
     "services": _validate_service,
@@ -1382,6 +1443,10 @@ SCHEMAS: dict[str, dict] = {
         "conditions": dict.fromkeys(["ready", "serving", "terminating"])}],
         "ports": [dict.fromkeys(["name", "protocol", "port", "appProtocol"])]},
     "nodes": {**_TOP, "spec": _ANY, "status": _ANY},
+    # ValidateServiceAccount checks only metadata (name: a DNS-1123 subdomain, the default rule).
+    "serviceaccounts": {**_TOP, "automountServiceAccountToken": _ANY,
+                        "secrets": [dict.fromkeys(_OBJECT_REFERENCE)],
+                        "imagePullSecrets": [dict.fromkeys(_LOCAL_OBJECT_REFERENCE)]},
     "leases": {**_TOP, "spec": dict.fromkeys([
         "holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions", "strategy",
         "preferredHolder"])},

@@ -23,6 +23,7 @@ def test_version_and_api_resources(kubectl):
     lines = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert {"pods", "services", "deployments", "replicasets", "namespaces", "nodes", "ingresses"} <= set(lines)
     assert "po " in lines["pods"] and "deploy " in lines["deployments"] and "apps/v1" in lines["deployments"]
+    assert lines["serviceaccounts"].split() == ["serviceaccounts", "sa", "v1", "true", "ServiceAccount"]
 
 
 def test_apply_unchanged_configured_get_delete(kubectl, tmp_path):

@@ -1,6 +1,6 @@
 """The real kubectl v1.33's imperative commands against our API server (no controllers).
 
-`kubectl create namespace|configmap|secret|deployment|service|ingress` POST their object as
+`kubectl create namespace|configmap|secret|deployment|service|ingress|serviceaccount` POST their object as
 `application/vnd.kubernetes.protobuf` and never retry in JSON; `expose` and `run` POST JSON. Each test
 checks the object the server stored, read back with `kubectl get -o json`."""
 from __future__ import annotations
@@ -120,6 +120,16 @@ def test_create_ingress(kubectl):
     assert [(p["path"], p["pathType"], p["backend"]["service"]["name"], p["backend"]["service"]["port"])
             for p in rule["http"]["paths"]] == [("/api", "Prefix", "api", {"number": 8080}),
                                                 ("/", "Exact", "web", {"name": "http"})]
+
+
+def test_create_serviceaccount(kubectl):
+    p = kubectl("create", "sa", "builder", "-v=8")
+    assert p.stdout.strip() == "serviceaccount/builder created" and PROTOBUF in p.stderr
+    assert kubectl("get", "sa", "builder", "-o", "name").stdout.strip() == "serviceaccount/builder"
+    sa = get(kubectl, "serviceaccount", "builder")
+    assert sa["kind"] == "ServiceAccount" and sa["metadata"]["namespace"] == "default" and "secrets" not in sa
+    p = kubectl("create", "serviceaccount", "Builder", check=False)
+    assert p.returncode == 1 and 'ServiceAccount "Builder" is invalid: metadata.name: Invalid value' in p.stderr
 
 
 def test_server_dry_run_stores_nothing(kubectl):

@@ -20,6 +20,13 @@ def test_explain_kind(kubectl):
     assert out.startswith("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n")
 
 
+def test_explain_serviceaccount(kubectl):
+    out = kubectl("explain", "sa").stdout
+    assert out.startswith("KIND:       ServiceAccount\nVERSION:    v1\n")
+    assert re.search(r"^  secrets\t<\[\]ObjectReference>$", out, re.M)
+    assert re.search(r"^  imagePullSecrets\t<\[\]LocalObjectReference>$", out, re.M)
+
+
 def test_explain_field_paths(kubectl):
     out = kubectl("explain", "deploy.spec.strategy.rollingUpdate.maxSurge").stdout
     assert "FIELD: maxSurge <IntOrString>" in out
