@@ -61,6 +61,7 @@ def build_controllers(client: ApiClient, config: ClusterConfig,
     from minikube_py.controllers.nodelifecycle import NodeLifecycleController
     from minikube_py.controllers.replicaset import ReplicaSetController
     from minikube_py.controllers.scheduler import Scheduler
+    from minikube_py.controllers.serviceaccount import ServiceAccountController
 
     return [
         Scheduler(client, factory),
@@ -69,6 +70,7 @@ def build_controllers(client: ApiClient, config: ClusterConfig,
         GarbageCollector(client, factory),
         EndpointsController(client, factory),
         NodeLifecycleController(client, factory, config),
+        ServiceAccountController(client, factory),
         LoadBalancerController(client, factory.informer("services"), factory.informer("configmaps")),
         IngressController(client, ingresses=factory.informer("ingresses"), services=factory.informer("services"),
                           endpoints=factory.informer("endpoints"), secrets=factory.informer("secrets"),
