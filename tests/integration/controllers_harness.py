@@ -252,3 +252,16 @@ class Cluster:
 
     async def wait(self, predicate, timeout: float = 20.0, interval: float = 0.1):
         return await wait_for(predicate, timeout, interval)
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(tmp: Path, nodes: list[str], config: ClusterConfig | None = None):
+    """A started `Cluster` with a kubeconfig for the real kubectl (`cluster.kubeconfig`), stopped on exit
+    (on failure too): what every controllers test module's `cluster` fixture yields."""
+    c = Cluster(tmp, nodes, config or ClusterConfig(profile="mkt-ctl"))
+    await c.start()
+    c.kubeconfig = c.cp.write_kubeconfig(tmp / "kubeconfig")
+    try:
+        yield c
+    finally:
+        await c.stop()

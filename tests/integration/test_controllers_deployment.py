@@ -12,9 +12,8 @@ import re
 import pytest
 
 from minikube_py.client import Informer
-from minikube_py.config import ClusterConfig
 from minikube_py.controllers.deployment import util
-from tests.integration.controllers_harness import Cluster, guide_yaml
+from tests.integration.controllers_harness import Cluster, guide_yaml, running_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +22,8 @@ V1, V2 = "ghcr.io/subicura/echo:v1", "ghcr.io/subicura/echo:v2"
 
 @pytest.fixture
 async def cluster(tmp_path):
-    c = Cluster(tmp_path, ["node-a", "node-b"], ClusterConfig(profile="mkt-ctl"))
-    await c.start()
-    try:
+    async with running_cluster(tmp_path, ["node-a", "node-b"]) as c:
         yield c
-    finally:
-        await c.stop()
 
 
 async def rollout_complete(cluster: Cluster, name: str) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from minikube_py.config import ClusterConfig
 from minikube_py.controllers.endpointslices import CONTROLLER_NAME
-from tests.integration.controllers_harness import GUIDE, Cluster, guide_yaml
+from tests.integration.controllers_harness import GUIDE, Cluster, guide_yaml, running_cluster
 from tests.integration.test_controllers_kubectl import kubectl
 
 pytestmark = pytest.mark.integration
@@ -20,13 +20,8 @@ SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo", "
 
 @pytest.fixture
 async def cluster(tmp_path):
-    c = Cluster(tmp_path, ["node-a"], ClusterConfig(profile="mkt-es"))
-    await c.start()
-    c.kubeconfig = c.cp.write_kubeconfig(tmp_path / "kubeconfig")
-    try:
+    async with running_cluster(tmp_path, ["node-a"], ClusterConfig(profile="mkt-es")) as c:
         yield c
-    finally:
-        await c.stop()
 
 
 async def slices_of(cluster: Cluster, service: str) -> list[dict]:

@@ -6,20 +6,16 @@ import pytest
 
 from minikube_py.client import NotFound
 from minikube_py.config import ClusterConfig
-from tests.integration.controllers_harness import Cluster, guide_yaml
+from tests.integration.controllers_harness import Cluster, guide_yaml, running_cluster
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def cluster(tmp_path):
-    c = Cluster(tmp_path, ["node-a", "node-b"],
-                ClusterConfig(profile="mkt-ctl", node_grace_seconds=2, pod_eviction_seconds=2))
-    await c.start()
-    try:
+    config = ClusterConfig(profile="mkt-ctl", node_grace_seconds=2, pod_eviction_seconds=2)
+    async with running_cluster(tmp_path, ["node-a", "node-b"], config) as c:
         yield c
-    finally:
-        await c.stop()
 
 
 async def deployed(cluster: Cluster, replicas: int = 3) -> None:

@@ -7,21 +7,15 @@ import subprocess
 
 import pytest
 
-from minikube_py.config import ClusterConfig
-from tests.integration.controllers_harness import GUIDE, Cluster
+from tests.integration.controllers_harness import GUIDE, Cluster, running_cluster
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def cluster(tmp_path):
-    c = Cluster(tmp_path, ["node-a", "node-b"], ClusterConfig(profile="mkt-ctl"))
-    await c.start()
-    c.kubeconfig = c.cp.write_kubeconfig(tmp_path / "kubeconfig")
-    try:
+    async with running_cluster(tmp_path, ["node-a", "node-b"]) as c:
         yield c
-    finally:
-        await c.stop()
 
 
 def _kubectl_path() -> str:

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from minikube_py.config import ClusterConfig
-from tests.integration.controllers_harness import Cluster, guide_yaml
+from tests.integration.controllers_harness import Cluster, guide_yaml, running_cluster
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def cluster(tmp_path):
-    c = Cluster(tmp_path, ["node-a", "node-b", "node-c"], ClusterConfig(profile="mkt-ctl"))
-    await c.start()
-    try:
+    async with running_cluster(tmp_path, ["node-a", "node-b", "node-c"]) as c:
         yield c
-    finally:
-        await c.stop()
 
 
 async def _ready_count(cluster: Cluster, selector: str) -> int:

@@ -9,8 +9,7 @@ import subprocess
 import pytest
 
 from minikube_py.client import NotFound
-from minikube_py.config import ClusterConfig
-from tests.integration.controllers_harness import Cluster
+from tests.integration.controllers_harness import Cluster, running_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -19,13 +18,8 @@ INITIAL = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 @pytest.fixture
 async def cluster(tmp_path):
-    c = Cluster(tmp_path, ["node-a"], ClusterConfig(profile="mkt-ctl"))
-    await c.start()
-    c.kubeconfig = c.cp.write_kubeconfig(tmp_path / "kubeconfig")
-    try:
+    async with running_cluster(tmp_path, ["node-a"]) as c:
         yield c
-    finally:
-        await c.stop()
 
 
 async def kubectl(cluster: Cluster, *args: str) -> str:
