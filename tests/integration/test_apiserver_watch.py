@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from minikube_py.client import ApiClient
+from minikube_py.client import ApiClient, Conflict
 from minikube_py.client.client import Gone
 
 
@@ -39,13 +39,15 @@ async def test_twenty_watchers_see_every_update_in_order(client):
         revs = []
         for j in range(250):
             cur = await client.get("configmaps", "burst", "default")
-            for _ in range(50):
+            # Until it lands: four writers race on one object (about three 409s per write), and on a busy
+            # machine one writer can lose fifty times in a row; a bound here tested fairness, not watch.
+            while True:
                 cur["data"]["v"] = f"{k}-{j}"
                 try:
                     done = await client.update("configmaps", cur)
                     revs.append(int(done["metadata"]["resourceVersion"]))
                     break
-                except Exception:
+                except Conflict:
                     cur = await client.get("configmaps", "burst", "default")
         return revs
 
