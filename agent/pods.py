@@ -388,10 +388,13 @@ class PodSyncer:
                 await self._event(pod, "Pulled", f'Container image "{image}" already present on machine',
                                   container=name)
                 return True
+        # Each refusal is two events, as the kubelet records them: the image manager's own (ErrImageNeverPull,
+        # BackOff, Failed to pull) and then startContainer's `Failed` / `Error: <reason>`.
         if policy == "Never" and not present:
             msg = f'Container image "{image}" is not present with pull policy of Never'
             waiting[name] = ("ErrImageNeverPull", msg)
-            await self._event(pod, "Failed", f"Error: {msg}", "Warning", container=name)
+            await self._event(pod, "ErrImageNeverPull", msg, "Warning", container=name)
+            await self._event(pod, "Failed", "Error: ErrImageNeverPull", "Warning", container=name)
             return False
         key = (uid, image)
         now = time.time()
@@ -399,6 +402,7 @@ class PodSyncer:
         if left > 0:
             waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
             await self._event(pod, "BackOff", f'Back-off pulling image "{image}"', container=name)
+            await self._event(pod, "Failed", "Error: ImagePullBackOff", "Warning", container=name)
             self.workers.enqueue_after(uid, left + 0.05)
             return False
         await self._event(pod, "Pulling", f'Pulling image "{image}"', container=name)

@@ -289,6 +289,23 @@ async def test_missing_image_err_image_pull_then_backoff(env):
     st = await sync(syncer, api, p)
     assert app_status(st)["state"]["waiting"] == {"reason": "ImagePullBackOff",
                                                   "message": 'Back-off pulling image "does-not-exist:1"'}
+    # The kubelet's pair for a refused pull: Normal BackOff, then Warning Failed "Error: ImagePullBackOff".
+    backoff = [(e["type"], e["reason"], e["message"]) for e in api.events][-2:]
+    assert backoff == [("Normal", "BackOff", 'Back-off pulling image "does-not-exist:1"'),
+                       ("Warning", "Failed", "Error: ImagePullBackOff")]
+
+
+async def test_never_pull_of_a_missing_image(env):
+    """pull policy Never and no image: the image manager's Warning ErrImageNeverPull, then startContainer's
+    Warning Failed "Error: ErrImageNeverPull", and the container waits with reason ErrImageNeverPull."""
+    syncer, api, rt = env
+    p = pod(image="does-not-exist:1")
+    p["spec"]["containers"][0]["imagePullPolicy"] = "Never"
+    st = await sync(syncer, api, p)
+    msg = 'Container image "does-not-exist:1" is not present with pull policy of Never'
+    assert app_status(st)["state"]["waiting"] == {"reason": "ErrImageNeverPull", "message": msg}
+    assert [(e["type"], e["reason"], e["message"]) for e in api.events] == [
+        ("Warning", "ErrImageNeverPull", msg), ("Warning", "Failed", "Error: ErrImageNeverPull")]
 
 
 async def test_deletion_stops_everything_and_finishes_the_delete(env):
