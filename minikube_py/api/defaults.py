@@ -25,6 +25,29 @@ def apply_defaults(resource: Resource, obj: dict, now: datetime | None = None) -
     fn = _BY_PLURAL.get(resource.plural)
     if fn is not None:
         fn(obj, now)
+    drop_zero_status(resource, obj)
+
+
+# Status counters whose Go field is a plain number tagged `omitempty`: Kubernetes never serialises a 0, so a
+# ReplicaSet scaled to 0 shows only `replicas: 0` (not omitempty) and `observedGeneration`, and
+# `kubectl get deploy -o jsonpath='{.status.readyReplicas}'` prints nothing while no pod is ready.
+_OMIT_ZERO_STATUS: dict[str, tuple[str, ...]] = {
+    "replicasets": ("fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration"),
+    "deployments": ("observedGeneration", "replicas", "updatedReplicas", "readyReplicas", "availableReplicas",
+                    "unavailableReplicas"),
+}
+
+
+def drop_zero_status(resource: Resource, obj: dict) -> None:
+    """Remove the `omitempty` status counters that are 0, as the API server's encoding does. Called on every
+    write, status writes included, so controllers may keep computing full status dicts."""
+    keys = _OMIT_ZERO_STATUS.get(resource.plural)
+    status = obj.get("status")
+    if not keys or not isinstance(status, dict):
+        return
+    for key in keys:
+        if key in status and status[key] in (0, None):
+            del status[key]
 
 
 # ObjectMeta fields that are `omitempty` in Go: an empty list or map is never stored or shown.

@@ -490,6 +490,8 @@ class ApiServer:
                 if res.plural == "services":
                     _service_update_strategy(new, current)
                 _defaults.apply_defaults(res, new)
+            else:
+                _defaults.drop_zero_status(res, new)
             self._validate(res, new, current)
             if subresource not in (None, "scale"):
                 pass  # status writes: untracked, and _update_rules kept the stored managedFields

@@ -311,6 +311,21 @@ async def test_scale_subresource(client):
     await client.delete("deployments", "scaled", "default")
 
 
+async def test_status_write_drops_zero_omitempty_counters(client):
+    """A status PUT with 0 counters stores what Kubernetes' encoding keeps: `replicas: 0` (not omitempty)
+    and no `readyReplicas`/`availableReplicas`/`fullyLabeledReplicas`, so jsonpath prints nothing for them."""
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "zeroed"},
+          "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "z"}},
+                   "template": {"metadata": {"labels": {"app": "z"}},
+                                "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+    created = await client.create("replicasets", rs, "default")
+    created["status"] = {"replicas": 0, "fullyLabeledReplicas": 0, "readyReplicas": 0, "availableReplicas": 0,
+                         "observedGeneration": 1}
+    stored = await client.update_status("replicasets", created)
+    assert stored["status"] == {"replicas": 0, "observedGeneration": 1}
+    await client.delete("replicasets", "zeroed", "default")
+
+
 async def test_logs_of_a_pod_not_yet_running(client):
     await client.create("pods", pod("waiting"), "default")
     with pytest.raises(ApiError) as e:

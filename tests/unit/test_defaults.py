@@ -245,3 +245,19 @@ def test_empty_omitempty_metadata_is_dropped(plural):
     apply_defaults(RESOURCES[plural], kept)
     assert kept["metadata"]["labels"] == {"a": "b"} and kept["metadata"]["finalizers"] == ["f"]
     assert len(kept["metadata"]["ownerReferences"]) == 1
+
+
+def test_zero_omitempty_status_counters_are_dropped():
+    """A ReplicaSet scaled to 0 serialises as `{observedGeneration, replicas: 0}` in Kubernetes (its other
+    counters are `omitempty` int32s; `replicas` is not), a Deployment status drops every 0 counter."""
+    rs = {"metadata": {"name": "old"}, "spec": {"replicas": 0},
+          "status": {"replicas": 0, "fullyLabeledReplicas": 0, "readyReplicas": 0, "availableReplicas": 0,
+                     "observedGeneration": 5}}
+    apply_defaults(RESOURCES["replicasets"], rs)
+    assert rs["status"] == {"replicas": 0, "observedGeneration": 5}
+    d = {"metadata": {"name": "d"}, "spec": {"replicas": 2},
+         "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 0,
+                    "availableReplicas": 0, "unavailableReplicas": 2, "conditions": []}}
+    apply_defaults(RESOURCES["deployments"], d)
+    assert d["status"] == {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2,
+                           "unavailableReplicas": 2, "conditions": []}
