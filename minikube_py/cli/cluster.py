@@ -71,22 +71,24 @@ def delete_cmd(ctx: click.Context, profile: str | None, all_: bool) -> None:
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 @click.pass_context
 def status_cmd(ctx: click.Context, profile: str | None, output: str) -> None:
-    """Show the status of each node and of the control plane (exit 7 when something is not running)."""
+    """Show the status of each node and of the control plane; the exit code is minikube's bit mask
+    (1 host, 2 kubelet/apiserver, 4 kubeconfig: 7 when stopped, 0 when everything runs)."""
     name = resolve_profile(ctx, profile)
     with reported():
-        blocks, all_ok = lifecycle.status(name)
+        blocks, code = lifecycle.status(name)
     if output == "json":
-        console.print_json(json.dumps(blocks if len(blocks) > 1 else blocks[0]))
+        # minikube: one object for a single node, a list otherwise; compact, no newline after it.
+        objects = lifecycle.status_json(blocks)
+        click.echo(json.dumps(objects[0] if len(objects) == 1 else objects, separators=(",", ":")), nl=False)
     else:
-        for i, block in enumerate(blocks):
-            if i:
-                console.print()
+        for block in blocks:  # minikube's templates end every block with an empty line
             console.print(block["name"], markup=False)
             for key, value in block.items():
                 if key != "name":
                     console.print(f"{key}: {value}", markup=False)
-    if not all_ok:
-        raise click.exceptions.Exit(7)
+            console.print()
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @main.command("ip")

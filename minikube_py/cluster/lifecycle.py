@@ -524,32 +524,63 @@ def list_profiles() -> list[str]:
 
 # --- status ---------------------------------------------------------------------------------------------
 def node_status(cfg: ClusterConfig, node: NodeSpec) -> dict[str, str]:
-    host = "Running" if network.netns_exists(node.netns) else "Stopped"
+    """A node's host (its namespace, and not stopped by `node stop`) and kubelet (its agent process).
+
+    A host that is not running makes every other field say the same, as minikube's `nodeStatus` does
+    ("rather than delivering conflicting messages")."""
+    host = "Running" if network.netns_exists(node.netns) and not node.stopped else "Stopped"
     kubelet = "Running" if supervisor.is_running(cfg.state_dir, node.process_name) else "Stopped"
-    return {"host": host, "kubelet": kubelet}
+    return {"host": host, "kubelet": kubelet if host == "Running" else host}
 
 
-def status(profile: str) -> tuple[list[dict[str, str]], bool]:
+def status(profile: str) -> tuple[list[dict[str, str]], int]:
     """One block per node like `minikube status`; the control-plane node adds apiserver, dns, kubeconfig.
 
-    Returns the blocks and whether everything runs."""
+    Returns the blocks and minikube's exit code for them (`status_exit_code`)."""
     cfg = load_config(profile)
     blocks = []
-    all_ok = True
     for node in layout.load_nodes(cfg):
         block = {"name": node.name, "type": "Control Plane" if node.index == 0 else "Worker"}
         block.update(node_status(cfg, node))
         if node.index == 0:
-            cp = supervisor.is_running(cfg.state_dir, CONTROLPLANE)
-            ready = cp and api_for(cfg, timeout=2.0).ready()
-            block["apiserver"] = "Running" if ready else "Stopped"
-            block["dns"] = "Running" if supervisor.is_running(cfg.state_dir, DNS) else "Stopped"
-            block["kubeconfig"] = ("Configured" if kubeconfig.context_configured(profile, cfg.api_url)
-                                   else "Misconfigured" if cp else "Stopped")
-        all_ok = all_ok and all(v in ("Running", "Configured") for k, v in block.items()
-                                if k not in ("name", "type"))
+            if block["host"] != "Running":
+                block.update(apiserver=block["host"], dns=block["host"], kubeconfig=block["host"])
+            else:
+                cp = supervisor.is_running(cfg.state_dir, CONTROLPLANE)
+                ready = cp and api_for(cfg, timeout=2.0).ready()
+                block["apiserver"] = "Running" if ready else "Stopped"
+                block["dns"] = "Running" if supervisor.is_running(cfg.state_dir, DNS) else "Stopped"
+                block["kubeconfig"] = ("Configured" if kubeconfig.context_configured(profile, cfg.api_url)
+                                       else "Misconfigured" if cp else "Stopped")
         blocks.append(block)
-    return blocks, all_ok
+    return blocks, status_exit_code(blocks)
+
+
+def status_exit_code(blocks: list[dict[str, str]]) -> int:
+    """minikube's `status` exit code, a bit mask over all nodes (pure): 1 = a host is not running,
+    2 = a kubelet or the API server (or, ours, the cluster DNS) is not running, 4 = the kubeconfig is
+    not configured. So a stopped cluster exits 7 and a cluster with one stopped worker exits 3."""
+    code = 0
+    for block in blocks:
+        if block.get("host") != "Running":
+            code |= 1
+        if any(block.get(k, "Running") != "Running" for k in ("kubelet", "apiserver", "dns")):
+            code |= 2
+        if block.get("kubeconfig", "Configured") != "Configured":
+            code |= 4
+    return code
+
+
+def status_json(blocks: list[dict[str, str]]) -> list[dict]:
+    """minikube's `status -o json` objects (its `Status` struct): Name, Host, Kubelet, APIServer,
+    Kubeconfig, Worker; a worker's APIServer and Kubeconfig are "Irrelevant". Pure."""
+    out = []
+    for block in blocks:
+        worker = block.get("type") == "Worker"
+        out.append({"Name": block["name"], "Host": block["host"], "Kubelet": block["kubelet"],
+                    "APIServer": "Irrelevant" if worker else block["apiserver"],
+                    "Kubeconfig": "Irrelevant" if worker else block["kubeconfig"], "Worker": worker})
+    return out
 
 
 # --- nodes ----------------------------------------------------------------------------------------------
