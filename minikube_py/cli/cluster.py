@@ -138,16 +138,6 @@ def profile_list_cmd(output: str) -> None:
     console.print(table)
 
 
-def service_urls(svc: dict, node_ip: str) -> list[tuple[str, str, str]]:
-    """(port name, target port, URL) for each port with a nodePort; pure, for tests."""
-    rows = []
-    for port in (svc.get("spec") or {}).get("ports") or []:
-        if port.get("nodePort"):
-            rows.append((port.get("name") or "", str(port.get("targetPort", port.get("port"))),
-                         f"http://{node_ip}:{port['nodePort']}"))
-    return rows
-
-
 def port_name(port: dict) -> str:
     """minikube's TARGET PORT cell for a port: `name/port` for a named port, else the port number."""
     return f"{port['name']}/{port.get('port')}" if port.get("name") else str(port.get("port"))
@@ -218,8 +208,9 @@ def service_list(cfg, namespace: str | None, output: str) -> None:
 @click.pass_context
 def service_cmd(ctx: click.Context, profile: str | None, name: str, url: bool, namespace: str | None,
                 output: str) -> None:
-    """Print the URL(s) of a NodePort or LoadBalancer Service (`minikube service NAME --url`), or list
-    every Service's URLs (`minikube service list [-n NS]`)."""
+    """Print the URL(s) of a NodePort or LoadBalancer Service (`minikube service NAME [--url]`: minikube's
+    table, or the bare URLs), or list every Service's URLs (`minikube service list [-n NS]`). We open no
+    browser: the node IP is reachable from the host, so the URL is the whole answer."""
     with reported():
         cfg = lifecycle.load_config(resolve_profile(ctx, profile))
         lifecycle.require_running(cfg)
@@ -234,19 +225,15 @@ def service_cmd(ctx: click.Context, profile: str | None, name: str, url: bool, n
     if svc is None:
         fail("SVC_NOT_FOUND", f"Service '{name}' was not found in '{namespace}' namespace.\n"
                               f"You may select another namespace by using 'minikube-py service {name} -n <namespace>'. "
-                              f"Or list the services with 'minikube-py kubectl -- get svc -A'", 115)
-    node_ip = layout.load_nodes(cfg)[0].ip
-    rows = service_urls(svc, node_ip)
-    if not rows:
+                              "Or list out all the services using 'minikube-py service list'", 115)
+    entry = service_list_urls([svc], layout.load_nodes(cfg)[0].ip)[0]
+    if not url:  # minikube's WaitForService prints the same table as `service list`
+        cells = ["\n".join(entry["PortNames"]), "\n".join(entry["URLs"])] if entry["URLs"] else ["", "No node port"]
+        click.echo(render_ascii_table(["Namespace", "Name", "Target Port", "URL"], [[namespace, name] + cells]))
+    if not entry["URLs"]:
+        # Not an error in minikube: a ClusterIP Service just has no node port (exit 0, nothing to open).
         console.print(f"😿  service {namespace}/{name} has no node port", markup=False)
-        fail("SVC_UNREACHABLE", f"service {namespace}/{name} is of type "
-                                f"{svc.get('spec', {}).get('type', 'ClusterIP')}: only NodePort and "
-                                "LoadBalancer services have a URL (use `kubectl port-forward` or a pod)")
-    if url:
-        for _, _, u in rows:
-            console.print(u, markup=False)
         return
-    table = Table("NAMESPACE", "NAME", "TARGET PORT", "URL")
-    for port_name, target, u in rows:
-        table.add_row(namespace, name, f"{port_name}/{target}" if port_name else target, u)
-    console.print(table)
+    if url:
+        for u in entry["URLs"]:
+            console.print(u, markup=False)

@@ -90,3 +90,49 @@ def test_service_list_exits_119_when_the_api_fails(tmp_path, monkeypatch):
     r = CliRunner().invoke(main, ["service", "list", "-p", "up"])
     assert r.exit_code == 119, r.output
     assert "Failed to get service URL - check that minikube is running" in r.output
+
+
+def _one_service(tmp_path, monkeypatch, svc: dict | None):
+    """A running profile whose API answers `get_or_none` for one Service (None: not found)."""
+    cfg, _ = _running(tmp_path, monkeypatch, lambda path: {})
+
+    class Api:
+        def get_or_none(self, path):
+            return svc
+
+    monkeypatch.setattr(lifecycle, "api_for", lambda *a, **k: Api())
+    return cfg
+
+
+def test_service_prints_minikubes_table_with_the_service_port(tmp_path, monkeypatch):
+    """minikube's WaitForService: the `service list` table; TARGET PORT is the Service port (30000 for
+    the guide's counter-lb, whose targetPort is 3000), `name/port` for a named port."""
+    lb = {"metadata": {"name": "counter-lb", "namespace": "default"},
+          "spec": {"type": "LoadBalancer", "ports": [{"port": 30000, "targetPort": 3000, "nodePort": 32244}]}}
+    cfg = _one_service(tmp_path, monkeypatch, lb)
+    r = CliRunner().invoke(main, ["service", "counter-lb", "-p", "up"])
+    assert r.exit_code == 0, r.output
+    url = f"http://{cfg.node_ip(0)}:32244"
+    assert r.output.splitlines()[3] == f"| default   | counter-lb |       30000 | {url} |"
+    r = CliRunner().invoke(main, ["service", "counter-lb", "--url", "-p", "up"])
+    assert r.exit_code == 0 and r.output == url + "\n", r.output
+
+
+def test_service_without_node_port_is_no_error(tmp_path, monkeypatch):
+    """minikube: a `No node port` row, `😿  service default/redis has no node port`, exit 0."""
+    redis = {"metadata": {"name": "redis", "namespace": "default"},
+             "spec": {"type": "ClusterIP", "ports": [{"port": 6379, "targetPort": 6379}]}}
+    _one_service(tmp_path, monkeypatch, redis)
+    r = CliRunner().invoke(main, ["service", "redis", "-p", "up"])
+    assert r.exit_code == 0, r.output
+    assert "| default   | redis |             | No node port |" in r.output
+    assert r.output.endswith("😿  service default/redis has no node port\n")
+    r = CliRunner().invoke(main, ["service", "redis", "--url", "-p", "up"])
+    assert r.exit_code == 0 and r.output == "😿  service default/redis has no node port\n", r.output
+
+
+def test_service_not_found_points_at_service_list(tmp_path, monkeypatch):
+    _one_service(tmp_path, monkeypatch, None)
+    r = CliRunner().invoke(main, ["service", "ghost", "-p", "up"])
+    assert r.exit_code == 115, r.output
+    assert "Or list out all the services using 'minikube-py service list'" in r.output

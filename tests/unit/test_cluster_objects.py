@@ -1,7 +1,6 @@
-"""Pure pieces of `start` and the CLI: the kube-dns objects, service URLs, the node command line."""
+"""Pure pieces of `start` and the CLI: the kube-dns objects, the node command line."""
 from __future__ import annotations
 
-from minikube_py.cli.cluster import service_urls
 from minikube_py.config import ClusterConfig
 from minikube_py.cluster import layout, lifecycle
 
@@ -17,15 +16,6 @@ def test_kube_dns_objects_follow_the_profile_layout() -> None:
     assert eps["subsets"] == [{"addresses": [{"ip": "192.168.58.1"}],
                                "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
                                          {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}]
-
-
-def test_service_urls_one_per_node_port() -> None:
-    svc = {"spec": {"type": "NodePort", "ports": [
-        {"name": "http", "port": 80, "targetPort": 3000, "nodePort": 31000},
-        {"port": 81, "nodePort": 31001}]}}
-    assert service_urls(svc, "192.168.49.2") == [("http", "3000", "http://192.168.49.2:31000"),
-                                                 ("", "81", "http://192.168.49.2:31001")]
-    assert service_urls({"spec": {"type": "ClusterIP", "ports": [{"port": 80}]}}, "x") == []
 
 
 def test_node_process_runs_inside_its_namespace() -> None:
