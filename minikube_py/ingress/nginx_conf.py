@@ -13,6 +13,8 @@ Layout of the result:
 - one `upstream` per (namespace, service, port) with the ready endpoint addresses (none → a `server
   127.0.0.1:1 down`-style placeholder is not allowed in nginx, so such a backend answers 503 itself);
 - one `server` per host (plus the default server answering 404 for unknown hosts and `/healthz` 200);
+  404 and 503 are nginx's stock pages (`server_tokens off`: "<center>nginx</center>"), which is what
+  ingress-nginx's default backend and its no-endpoints backend send;
 - `location`s per path: Exact → `location = /p`, Prefix → `location /p/` + `location = /p` (Kubernetes
   Prefix matches by path *element*, so `/foo` matches `/foo` and `/foo/bar` but not `/foobar`),
   ImplementationSpecific → plain prefix `location /p`; nginx itself picks the longest prefix match,
@@ -233,7 +235,8 @@ def _render_locations(locations: list[Location], *, tls: bool, reserved: set[str
             seen.add(matcher)
             out += _render_location(matcher, strip, loc, tls=tls)
     if "/" not in seen:
-        out.append('        location / { return 404 "default backend - 404\\n"; }')
+        # ingress-nginx's default backend is nginx's own `return 404;`: its stock page, as curl shows it.
+        out.append('        location / { return 404; }')
     return out
 
 
@@ -277,7 +280,7 @@ def render_nginx_conf(config: IngressConfig, *, listen_http: int = 80, listen_ht
         "",
         "    server {",
         "        listen 127.0.0.1:8181;",
-        '        return 503 "Service Unavailable: no ready endpoints\\n";',
+        "        return 503;",  # nginx's stock 503 page, as ingress-nginx answers for a backend with no endpoints
         "    }",
         "",
         "    server {",
