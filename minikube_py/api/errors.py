@@ -27,6 +27,8 @@ class ApiError(Exception):
 def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
     body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                             "message": message, "reason": reason, "code": code}
+    if not reason:
+        del body["reason"]  # metav1.Status's reason is omitempty: an unclassified error carries none
     if details is not None:
         body["details"] = details
     return body

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any, Iterable
 
 from minikube_py.api.patch import MERGE_KEYS, Keyed, Primitives, strategic_merge_patch
@@ -133,6 +134,37 @@ def path_string(path: Path) -> str:
         else:
             out.append(f"[{rest}]")
     return "".join(out)
+
+
+def schema_path(obj: dict, kind: str, dotted: str) -> str:
+    """Validation's `spec.containers[0].foo` in structured-merge-diff's spelling for *obj*:
+    `.spec.containers[name="app"].foo` (keyed list elements by their key, other lists by index), as a
+    server-side apply's "field not declared in schema" error names the field."""
+    tokens = re.findall(r"\[\d+\]|[^.\[\]]+", dotted)
+    spec: Any = kind if kind in MERGE_KEYS else "__root__"
+    parent: str | None = None
+    field: str | None = None
+    value: Any = obj
+    out: list[str] = []
+    for tok in tokens:
+        if tok.startswith("["):
+            i = int(tok[1:-1])
+            item = value[i] if isinstance(value, list) and i < len(value) else None
+            key = None
+            if isinstance(spec, Keyed):
+                key = _element_key(item, _LIST_KEYS.get((parent or "", field or ""), (spec.key,)))
+                spec = spec.elem
+            else:
+                spec = None
+            out.append(key or f"i:{i}")
+            value = item
+            continue
+        out.append(f"f:{tok}")
+        parent = spec if isinstance(spec, str) else None
+        field = tok
+        spec = _fields(spec).get(tok) if isinstance(spec, str) else None
+        value = value.get(tok) if isinstance(value, dict) else None
+    return path_string(tuple(out))
 
 
 # --- FieldsV1 -------------------------------------------------------------------------------------

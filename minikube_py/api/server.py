@@ -205,6 +205,23 @@ def unknown_fields(res: Resource, obj: dict) -> list[str]:
     return out
 
 
+def _check_apply_schema(res: Resource, applied: dict) -> None:
+    """Server-side apply converts the applied configuration to its typed schema before anything else, so a
+    field the kind doesn't declare fails whatever `fieldValidation` says (`--validate=false` too), and
+    with structured-merge-diff's words: a plain error (HTTP 500, no reason; kubectl prints
+    `Error from server: failed to create typed patch object (default/x; /v1, Kind=Pod): .spec.foo: field
+    not declared in schema`)."""
+    bad = unknown_fields(res, applied)
+    if not bad:
+        return
+    lines = [f"{_fieldmanager.schema_path(applied, res.kind, f)}: field not declared in schema" for f in bad]
+    detail = lines[0] if len(lines) == 1 else "\n".join(["errors:"] + [f"  {line}" for line in lines])
+    meta = _meta(applied)
+    gv = f"{res.group}/{res.version}"
+    raise ApiError(500, "", f"failed to create typed patch object ({meta.get('namespace') or ''}/"
+                            f"{meta.get('name') or ''}; {gv}, Kind={res.kind}): {detail}")
+
+
 # Kinds whose every request carries an endpoint-level deprecation warning (apiserver installer.go: the
 # type's APILifecycleDeprecated/Replacement → deprecation.WarningMessage, on every verb, errors included).
 DEPRECATION_WARNINGS = {
@@ -1197,6 +1214,7 @@ class _Handlers:
         if meta.get("name") and meta["name"] != t.name:
             raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name "
                                      f"on the URL ({t.name})")
+        _check_apply_schema(t.res, applied)
 
         def applied_over(current: dict | None) -> dict:
             try:

@@ -89,6 +89,20 @@ def test_server_side_apply_owns_fields_removes_dropped_ones_and_reports_conflict
     kubectl("delete", "deploy", "echo-deploy")
 
 
+def test_server_side_apply_of_an_unknown_field_fails_whatever_the_validation(kubectl):
+    """Server-side apply converts the manifest to its typed schema first: an undeclared field is
+    structured-merge-diff's error (HTTP 500, no reason), under --validate=false too, and nothing is made."""
+    manifest = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: unk\nspec:\n  containers:\n  - name: app\n"
+                "    image: busybox\n    imagePolicy: Always\n")
+    for flags in ([], ["--validate=false"]):
+        p = kubectl("apply", "--server-side", *flags, "-f", "-", input=manifest, check=False)
+        assert p.returncode == 1
+        assert p.stderr.strip() == ('Error from server: failed to create typed patch object (default/unk; /v1, '
+                                    'Kind=Pod): .spec.containers[name="app"].imagePolicy: field not declared in '
+                                    'schema')
+    assert kubectl("get", "pod", "unk", check=False).returncode == 1
+
+
 def test_label_and_scale(kubectl):
     kubectl("apply", "-f", str(REDIS))
     assert kubectl("label", "deploy", "redis", "team=a").stdout.strip() == "deployment.apps/redis labeled"

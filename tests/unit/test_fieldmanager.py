@@ -123,3 +123,19 @@ def test_a_client_sending_an_empty_list_clears_managed_fields():
     cleared["metadata"]["managedFields"] = []
     fm.record_update(obj, cleared, "Deployment", "a", "apps/v1", T1)
     assert "managedFields" not in cleared["metadata"]
+
+
+def test_schema_path_names_keyed_elements_by_key_and_others_by_index():
+    """The spelling of server-side apply's "field not declared in schema" errors."""
+    d = deployment()
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    c["imagePolicy"] = "Always"
+    c["ports"][0]["foo"] = 1
+    d["spec"]["template"]["spec"]["tolerations"] = [{"bogus": 1}]
+    assert (fm.schema_path(d, "Deployment", "spec.template.spec.containers[0].imagePolicy")
+            == '.spec.template.spec.containers[name="web"].imagePolicy')
+    assert (fm.schema_path(d, "Deployment", "spec.template.spec.containers[0].ports[0].foo")
+            == '.spec.template.spec.containers[name="web"].ports[containerPort=80,protocol="TCP"].foo')
+    assert fm.schema_path(d, "Deployment", "spec.template.spec.tolerations[0].bogus") == \
+        ".spec.template.spec.tolerations[0].bogus"
+    assert fm.schema_path(d, "Deployment", "spec.foo") == ".spec.foo"
