@@ -10,8 +10,8 @@ Grammar, for zone `Z` (`cluster.local` by default, `config.CLUSTER_DOMAIN`)::
     ns.dns.Z                            NAMESERVER  A = the kube-dns ClusterIP (CoreDNS's default NS name)
     dns-version.Z                       DNS_VERSION TXT "1.1.0" (the schema version the spec defines)
     svc.Z | pod.Z                       SVC / POD   namespace-less: NODATA
-    <ns>.svc.Z | <ns>.pod.Z             SVC / POD   namespace only: NODATA (CoreDNS does not check the
-                                                    namespace exists unless it filters namespaces)
+    <ns>.svc.Z | <ns>.pod.Z             SVC / POD   namespace only: NODATA if the namespace exists, else
+                                                    NXDOMAIN (CoreDNS checks its namespace lister)
     <svc>.<ns>.svc.Z                    SVC         A: ClusterIP, or ready endpoint IPs when headless;
                                                     SRV: one record per port
     <endpoint>.<svc>.<ns>.svc.Z         SVC         A of the endpoint whose hostname (or dashed IP,

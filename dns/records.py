@@ -6,7 +6,8 @@ returns dnslib resource records. The semantics are CoreDNS's `kubernetes` plugin
 
 * A flat dispatch on the query type over one lookup of the name (`_lookup`). The lookup says whether the
   name exists (`None` = it does not) and lists what it points at; each type then picks its records.
-* NXDOMAIN vs NODATA is deliberate. The name does not exist → NXDOMAIN; it exists but has no record of
+* NXDOMAIN vs NODATA is deliberate. The name does not exist → NXDOMAIN (`redis.svc.cluster.local`: no
+  namespace `redis`); it exists but has no record of
   the asked type (AAAA on an IPv4 service, TXT on a service, `default.svc.cluster.local`) → NOERROR with
   no answer. Both carry the zone's SOA in the authority section, so resolvers can cache the negative
   answer for its minimum TTL (RFC 2308). Getting this wrong is not cosmetic: a stub resolver that gets
@@ -65,6 +66,8 @@ class ClusterView(Protocol):
     def endpoints(self, namespace: str, name: str) -> dict | None: ...
 
     def pods_by_ip(self, ip: str) -> list[dict]: ...
+
+    def namespace_exists(self, name: str) -> bool: ...
 
     def services_by_cluster_ip(self, ip: str) -> list[dict]: ...
 
@@ -149,8 +152,13 @@ def answer(request: RecordRequest, view: ClusterView, qtype: int, *, qname: str,
 # --- the lookup ----------------------------------------------------------------------------------------
 def _lookup(request: RecordRequest, view: ClusterView, settings: ZoneSettings) -> list[_Hit] | None:
     """What the name points at; None when it does not exist, [] when it exists with no data."""
-    if not request.namespace or not request.service:
-        return []  # `svc.zone`, `<ns>.svc.zone`, `<ns>.pod.zone`: existing interior names (CoreDNS: NODATA)
+    if not request.namespace:
+        return []  # `svc.zone`, `pod.zone`: existing interior names (CoreDNS: NODATA)
+    if not request.service:
+        # `<ns>.svc.zone`, `<ns>.pod.zone`: NODATA when the namespace exists, else NXDOMAIN (CoreDNS's
+        # namespaceExposed asks its namespace lister). busybox's nslookup shows it: `nslookup redis` prints
+        # "can't find redis.svc.cluster.local: NXDOMAIN" for the search domain that names no namespace.
+        return [] if view.namespace_exists(request.namespace) else None
     if request.kind is Kind.POD:
         return _lookup_pod(request, view)
     return _lookup_service(request, view, settings)

@@ -16,11 +16,12 @@ from typing import Callable
 
 from minikube_py.client import ApiClient, Informer, object_key
 
-KINDS = ("services", "endpoints", "pods")
+KINDS = ("services", "endpoints", "pods", "namespaces")
 
 
 class ClusterCache:
-    """Services, endpoints and pods by `namespace/name`, plus the IP indexes PTR and pod names need."""
+    """Services, endpoints and pods by `namespace/name`, namespaces by name, plus the IP indexes PTR and
+    pod names need."""
 
     def __init__(self) -> None:
         self._objects: dict[str, dict[str, dict]] = {kind: {} for kind in KINDS}
@@ -42,6 +43,9 @@ class ClusterCache:
 
     def pods_by_ip(self, ip: str) -> list[dict]:
         return self._by_ip_list("pods", ip)
+
+    def namespace_exists(self, name: str) -> bool:
+        return name in self._objects["namespaces"]
 
     def services_by_cluster_ip(self, ip: str) -> list[dict]:
         return self._by_ip_list("services", ip)
@@ -121,7 +125,7 @@ def _pod_ips(pod: dict) -> tuple[str, ...]:
 
 
 _IPS_OF: dict[str, Callable[[dict], tuple[str, ...]]] = {
-    "services": _service_ips, "endpoints": _endpoint_ips, "pods": _pod_ips}
+    "services": _service_ips, "endpoints": _endpoint_ips, "pods": _pod_ips, "namespaces": lambda ns: ()}
 
 
 def cluster_informers(client: ApiClient, cache: ClusterCache) -> list[Informer]:

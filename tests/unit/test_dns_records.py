@@ -68,6 +68,8 @@ def cluster() -> ClusterCache:
     for p in [pod("db-0", "10.244.0.5"), pod("db-1", "10.244.1.6"), pod("redis-1", "10.244.0.7"),
               pod("done", "10.244.0.12", phase="Succeeded")]:
         cache.upsert("pods", p)
+    for ns in ("default", "kube-system"):
+        cache.upsert("namespaces", {"kind": "Namespace", "metadata": {"name": ns}})
     cache._serial = SERIAL  # a fixed serial for golden answers
     cache.mark_synced()
     return cache
@@ -105,6 +107,11 @@ SCENARIOS = [
     ("namespace_name_is_nodata", "default.svc.cluster.local.", "A", ["NOERROR aa", f"NS {SOA}"]),
     ("svc_label_is_nodata", "svc.cluster.local.", "A", ["NOERROR aa", f"NS {SOA}"]),
     ("pod_namespace_is_nodata", "default.pod.cluster.local.", "A", ["NOERROR aa", f"NS {SOA}"]),
+    # CoreDNS: a namespace-only name whose namespace does not exist is NXDOMAIN (busybox's `nslookup redis`
+    # walks the search list and prints this for redis.svc.cluster.local).
+    ("unknown_namespace_nxdomain", "redis.svc.cluster.local.", "A", ["NXDOMAIN aa", f"NS {SOA}"]),
+    ("unknown_namespace_aaaa_nxdomain", "redis.svc.cluster.local.", "AAAA", ["NXDOMAIN aa", f"NS {SOA}"]),
+    ("unknown_pod_namespace_nxdomain", "nope.pod.cluster.local.", "A", ["NXDOMAIN aa", f"NS {SOA}"]),
     ("invalid_name_in_zone_nxdomain", "foo.cluster.local.", "A", ["NXDOMAIN aa", f"NS {SOA}"]),
     ("search_path_expansion_of_external_name_nxdomain", "google.com.default.svc.cluster.local.", "A",
      ["NXDOMAIN aa", f"NS {SOA}"]),
@@ -234,3 +241,15 @@ def test_terminating_pod_is_forgotten() -> None:
     gone["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     view.upsert("pods", gone)
     assert ask("10-244-0-5.default.pod.cluster.local.", "A", view)[0] == "NXDOMAIN aa"
+
+
+def test_namespace_existence_follows_the_informer_events():
+    """A namespace-only name turns NXDOMAIN once its namespace is deleted, NODATA again when recreated."""
+    view = cluster()
+    ns = {"kind": "Namespace", "metadata": {"name": "team"}}
+    assert ask("team.svc.cluster.local.", "A", view)[0] == "NXDOMAIN aa"
+    view.upsert("namespaces", ns)
+    assert ask("team.svc.cluster.local.", "A", view)[:1] == ["NOERROR aa"]  # NODATA: no answer records
+    assert len(ask("team.svc.cluster.local.", "A", view)) == 2
+    view.delete("namespaces", ns)
+    assert ask("team.svc.cluster.local.", "A", view)[0] == "NXDOMAIN aa"
