@@ -7,7 +7,8 @@ mounts that ConfigMap, tests a changed file with `nginx -t` and reloads graceful
 lets old workers finish in-flight keep-alive requests), so a bad render can never take nginx down.
 
 Also: `status.loadBalancer.ingress` of each served Ingress is set to the node IP(s) where the nginx Pod
-runs (the ADDRESS column of `kubectl get ing`), and an Ingress rejected by the allowlist gets a Warning
+runs (the ADDRESS column of `kubectl get ing`), every added or changed Ingress gets ingress-nginx's
+`Sync` event ("Scheduled for sync"), and an Ingress rejected by the allowlist gets a Warning
 event naming the field (the API server already refuses such Ingresses with 422; this catches objects
 stored before the rule existed).
 """
@@ -43,11 +44,17 @@ class IngressController(Controller):
         self.informers = [ingresses, services, endpoints, secrets, ingressclasses, configmaps, pods]
         self.recorder = EventRecorder(client, "nginx-ingress-controller")
         self._warned: set[tuple[str, str]] = set()
+        self._scheduled: set[str] = set()  # Ingresses added or changed since the last sync: a Sync event each
+        ingresses.add_handlers(on_add=self._schedule,
+                               on_update=lambda old, new: self._schedule(new) if old != new else None)
         for inf in self.informers:
             inf.add_handlers(on_add=self._kick, on_update=lambda old, new: self._kick(new), on_delete=self._kick)
 
     def _kick(self, _obj: dict) -> None:
         self.queue.add(KEY)
+
+    def _schedule(self, ing: dict) -> None:
+        self._scheduled.add(f"{ing['metadata'].get('namespace')}/{ing['metadata']['name']}")
 
     # --- what we serve -----------------------------------------------------------------------------
     def _is_ours(self, ing: dict) -> bool:
@@ -89,6 +96,7 @@ class IngressController(Controller):
         if current is None:
             return  # the addon is not enabled
         ingresses = [i for i in self.ingresses.list() if self._is_ours(i)]
+        await self._record_scheduled()
         tls = self._tls_secrets()
         config = build_config(ingresses, self.endpoints_of, set(tls))
         for ing_key, causes in config.rejected.items():
@@ -105,6 +113,17 @@ class IngressController(Controller):
             log.info("ingress: nginx.conf updated (%d servers)", len(config.servers))
         await self._update_status([i for i in ingresses if f"{i['metadata']['namespace']}/{i['metadata']['name']}"
                                    not in config.rejected])
+
+    async def _record_scheduled(self) -> None:
+        """ingress-nginx's store records `Normal Sync "Scheduled for sync"` for every add of an Ingress of
+        its class and every change to one (its own status write included, so a new Ingress shows
+        `Sync ... (x2 over ...)` in `kubectl describe ing`). Kept until the addon is enabled: the
+        controller then starts and sees every existing Ingress as an add."""
+        keys, self._scheduled = self._scheduled, set()
+        for key in sorted(keys):
+            ing = self.ingresses.get(key)
+            if ing is not None and self._is_ours(ing):
+                await self.recorder.event(ing, "Sync", "Scheduled for sync")
 
     async def _write_certs(self, config, tls: dict[str, dict]) -> None:
         data: dict[str, str] = {}

@@ -123,6 +123,10 @@ def test_ingress_routes_by_host_and_path_with_limits(ingress):
     # ingress-nginx's default backend: nginx's stock 404 page (no version: server-tokens is off).
     code, body = http(f"http://{node_ip}/", "unknown.example")
     assert code == 404 and "<center><h1>404 Not Found</h1></center>" in body and "<center>nginx</center>" in body
+    # ingress-nginx records `Normal Sync "Scheduled for sync"` for each add/change of an Ingress it serves.
+    wait_until(lambda: re.search(r"Normal\s+Sync\s+.*nginx-ingress-controller\s+Scheduled for sync",
+                                 cluster.kubectl("describe", "ing", "echo-v1", check=True).stdout),
+               what="Sync event in describe ing")
     ing = cluster.kubectl("get", "ing", "echo-v1", check=True).stdout
     assert re.search(rf"echo-v1\s+nginx\s+{re.escape(v1)}\s+{re.escape(node_ip)}\s+80", ing) or \
         wait_until(lambda: node_ip in cluster.kubectl("get", "ing", "echo-v1", check=True).stdout,
