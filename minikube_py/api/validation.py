@@ -1320,7 +1320,10 @@ def decode_error(resource: Resource, obj: dict) -> str | None:
     """The decoder's type error for *obj*, for the kinds we check types of (the server answers 400
     `<Kind> in version "v1" cannot be handled as a <Kind>: <error>`); None otherwise."""
     fn = _DECODERS.get(resource.plural)
-    return fn(obj) if fn is not None else None
+    if fn is not None:
+        return fn(obj)
+    from minikube_py.api import typecheck  # the schema-driven checker for the user-written kinds
+    return typecheck.decode_error(resource, obj)
 
 
 _VALIDATORS = {

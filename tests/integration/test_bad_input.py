@@ -180,3 +180,26 @@ async def test_changing_a_service_cluster_ip_names_the_new_value(client):
         assert got["spec"]["clusterIP"] == ip and got["spec"]["clusterIPs"] == [ip]
     finally:
         await client.delete("services", "ipchange", namespace="default")
+
+
+def test_wrongly_typed_values_are_refused_and_not_stored(kubectl, tmp_path):
+    """`replicas: "3"` or a numeric label value never decodes into the Go types: the real 400 message, and
+    no object appears (stored, it would break the controllers and `kubectl get`)."""
+    f = tmp_path / "typed.yml"
+    f.write_text('apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: typed\nspec:\n  replicas: "3"\n'
+                 '  selector:\n    matchLabels: {app: t}\n  template:\n    metadata:\n      labels: {app: t}\n'
+                 '    spec:\n      containers: [{name: c, image: x}]\n')
+    p = kubectl("apply", "-f", str(f), check=False)
+    assert p.returncode == 1
+    assert p.stderr.strip() == (
+        f'Error from server (BadRequest): error when creating "{f}": Deployment in version "v1" cannot be '
+        'handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas '
+        'of type int32')
+    p = kubectl("create", "configmap", "typed", "--dry-run=client", "-o", "yaml")
+    cm = p.stdout.replace("metadata:", "data:\n  port: 8080\nmetadata:", 1)
+    p = kubectl("create", "-f", "-", input=cm, check=False)
+    assert p.returncode == 1 and p.stderr.strip() == (
+        'Error from server (BadRequest): error when creating "STDIN": ConfigMap in version "v1" cannot be '
+        'handled as a ConfigMap: json: '
+        'cannot unmarshal number into Go struct field ConfigMap.data of type string')
+    assert kubectl("get", "deploy,cm", "typed", check=False).returncode == 1
