@@ -21,6 +21,8 @@ _SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, list[str]]] =
     "attach": (None, None, "PodAttachOptions", ["create", "get"]),
     "portforward": (None, None, "PodPortForwardOptions", ["create", "get"]),
     "binding": (None, None, "Binding", ["create"]),
+    # kubectl drain evicts (`evicting pod ns/x`, `pod/x evicted`) when v1 lists pods/eviction with a group.
+    "eviction": ("policy", "v1", "Eviction", ["create"]),
 }
 
 

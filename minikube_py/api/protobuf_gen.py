@@ -34,9 +34,11 @@ PREFIXES = ("k8s.io.api.", "k8s.io.apimachinery.pkg.")
 GROUP_PACKAGES = {"": "core", "apps": "apps", "networking.k8s.io": "networking", "autoscaling": "autoscaling",
                   "coordination.k8s.io": "coordination", "discovery.k8s.io": "discovery"}
 
-# Kinds decoded besides the registry's: the scale subresource's body, and the DeleteOptions body that
-# `kubectl drain` sends (without pods/eviction it DELETEs each pod), registered in every group version.
-EXTRA_KINDS = [("autoscaling/v1", "Scale", "autoscaling.v1.Scale")] + [
+# Kinds decoded besides the registry's: the scale subresource's body, the Eviction body of pods/eviction
+# (kubectl sends it as JSON; protobuf clients of client-go do not), and the DeleteOptions body of plain
+# DELETEs (`kubectl drain --disable-eviction`), registered in every group version.
+EXTRA_KINDS = [("autoscaling/v1", "Scale", "autoscaling.v1.Scale"),
+               ("policy/v1", "Eviction", "policy.v1.Eviction")] + [
     (gv, "DeleteOptions", "apis.meta.v1.DeleteOptions")
     for gv in ("v1", "apps/v1", "networking.k8s.io/v1", "meta.k8s.io/v1")]
 

@@ -23,6 +23,7 @@ KINDS: dict[tuple[str, str], str] = {
     ('v1', 'Service'): 'core.v1.Service',
     ('v1', 'ServiceAccount'): 'core.v1.ServiceAccount',
     ('autoscaling/v1', 'Scale'): 'autoscaling.v1.Scale',
+    ('policy/v1', 'Eviction'): 'policy.v1.Eviction',
     ('v1', 'DeleteOptions'): 'apis.meta.v1.DeleteOptions',
     ('apps/v1', 'DeleteOptions'): 'apis.meta.v1.DeleteOptions',
     ('networking.k8s.io/v1', 'DeleteOptions'): 'apis.meta.v1.DeleteOptions',
@@ -1325,5 +1326,9 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
     'networking.v1.ServiceBackendPort': {
         1: ('name', 'string'),
         2: ('number', 'int32'),
+    },
+    'policy.v1.Eviction': {
+        1: ('metadata', 'apis.meta.v1.ObjectMeta'),
+        2: ('deleteOptions', 'apis.meta.v1.DeleteOptions'),
     },
 }

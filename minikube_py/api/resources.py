@@ -16,7 +16,7 @@ class Resource:
     version: str
     namespaced: bool
     short_names: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "exec", "attach", "binding"
+    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "exec", "attach", "binding", "eviction"
     verbs: tuple[str, ...] = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
     singular: str = ""
     categories: tuple[str, ...] = ()
@@ -55,7 +55,7 @@ RESOURCES: dict[str, Resource] = {
     for r in [
         Resource("namespaces", "Namespace", "", "v1", False, ("ns",), ("status",), singular="namespace"),
         Resource("pods", "Pod", "", "v1", True, ("po",),
-                 ("status", "log", "exec", "attach", "portforward", "binding"), singular="pod", categories=(_ALL,)),
+                 ("status", "log", "exec", "attach", "portforward", "binding", "eviction"), singular="pod", categories=(_ALL,)),
         Resource("services", "Service", "", "v1", True, ("svc",), ("status",), singular="service",
                  categories=(_ALL,)),
         Resource("endpoints", "Endpoints", "", "v1", True, ("ep",), (), singular="endpoints"),

@@ -997,6 +997,8 @@ class _Handlers:
                 return await self.scale_write(request, t)
         elif sub == "binding" and m == "POST":
             return await self.binding(request, t)
+        elif sub == "eviction" and m == "POST":
+            return await self.eviction(request, t)
         elif sub == "log" and m == "GET":
             return await self.pod_log(request, t)
         elif sub in ("exec", "attach") and m in ("GET", "POST"):
@@ -1310,6 +1312,19 @@ class _Handlers:
         stored, _ = await self.s.guaranteed_update(t.res, ns, name, compute, client_rv=client_rv or None,
                                                    subresource="scale", manager=_field_manager(request))
         return _json(_to_scale(t.res, stored))
+
+    async def eviction(self, request: web.Request, t: Target) -> web.Response:
+        """POST pods/<name>/eviction (policy/v1 Eviction): the pod is deleted with the Eviction's
+        deleteOptions, and the answer is a bare `Status: Success`, 201, as Kubernetes' EvictionREST sends.
+        We serve no PodDisruptionBudgets, so no eviction is ever refused with 429."""
+        if t.res.plural != "pods":
+            raise errors.method_not_allowed()
+        ev = await self._decoded_body(request)
+        ns, name = t.namespace or "", t.name or ""
+        if (ev.get("metadata") or {}).get("name") != name:
+            raise errors.bad_request("name in URL does not match name in Eviction object")
+        await self.s.delete_object(t.res, ns, name, dict(ev.get("deleteOptions") or {}))
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}, status=201)
 
     async def binding(self, request: web.Request, t: Target) -> web.Response:
         if t.res.plural != "pods":

@@ -146,17 +146,46 @@ def test_errors_come_back_as_kubectl_messages(kubectl):
     assert p.returncode == 1 and 'namespaces "team-a" already exists' in p.stderr
 
 
-def test_drain_deletes_pods_with_protobuf_delete_options(kubectl):
-    """Without pods/eviction kubectl drain DELETEs each pod with a protobuf DeleteOptions body;
-    gracePeriodSeconds 0 (a Go pointer, so present on the wire) must reach the server as 0."""
-    manifest = kubectl.dir / "node.yml"
-    manifest.write_text("apiVersion: v1\nkind: Node\nmetadata:\n  name: drain-me\n---\n"
-                        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bound\nspec:\n  nodeName: drain-me\n"
+def _node_with_a_bound_pod(kubectl, node: str, pod: str) -> None:
+    manifest = kubectl.dir / f"{node}.yml"
+    manifest.write_text(f"apiVersion: v1\nkind: Node\nmetadata:\n  name: {node}\n---\n"
+                        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\nspec:\n  nodeName: {node}\n"
                         "  containers:\n  - name: c\n    image: minikube-py/busybox:1\n")
     kubectl("apply", "-f", str(manifest))
+
+
+def test_drain_evicts_pods(kubectl):
+    """kubectl drain POSTs a policy/v1 Eviction to pods/<name>/eviction, as on a real cluster:
+    `evicting pod default/bound`, then `pod/bound evicted` once it is gone (its deleteOptions carry
+    gracePeriodSeconds 0, so it goes at once)."""
+    _node_with_a_bound_pod(kubectl, "drain-me", "bound")
     p = kubectl("drain", "drain-me", "--force", "--grace-period=0", "--timeout=20s", "-v=8")
-    assert "pod/bound deleted" in p.stdout and "node/drain-me drained" in p.stdout
-    assert PROTOBUF in p.stderr
+    assert "evicting pod default/bound" in p.stdout, p.stdout
+    assert "pod/bound evicted" in p.stdout and "node/drain-me drained" in p.stdout, p.stdout
+    assert 'verb="POST" url="https://' in p.stderr and '/api/v1/namespaces/default/pods/bound/eviction"' in p.stderr
+    assert '"deleteOptions":{"gracePeriodSeconds":0}' in p.stderr  # sent as JSON by kubectl's expansion
     gone = kubectl("get", "pod", "bound", check=False)
     assert gone.returncode == 1 and 'pods "bound" not found' in gone.stderr
     assert get(kubectl, "node", "drain-me")["spec"]["unschedulable"] is True
+
+
+def test_drain_without_eviction_deletes_pods_with_protobuf_delete_options(kubectl):
+    """`--disable-eviction` DELETEs each pod with a protobuf DeleteOptions body instead."""
+    _node_with_a_bound_pod(kubectl, "drain-me-too", "bound-too")
+    p = kubectl("drain", "drain-me-too", "--force", "--disable-eviction", "--grace-period=0", "--timeout=20s",
+                "-v=8")
+    assert "pod/bound-too deleted" in p.stdout and "node/drain-me-too drained" in p.stdout, p.stdout
+    assert PROTOBUF in p.stderr
+    gone = kubectl("get", "pod", "bound-too", check=False)
+    assert gone.returncode == 1 and 'pods "bound-too" not found' in gone.stderr
+
+
+def test_eviction_errors_in_kubernetes_words(kubectl):
+    """An Eviction for a pod that does not exist is the pod's 404; a name mismatch is a 400."""
+    ev = kubectl.dir / "ev.json"
+    ev.write_text('{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"other"}}')
+    p = kubectl("create", "--raw", "/api/v1/namespaces/default/pods/ghost/eviction", "-f", str(ev), check=False)
+    assert p.returncode == 1 and "name in URL does not match name in Eviction object" in p.stderr, p.stderr
+    ev.write_text('{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"ghost"}}')
+    p = kubectl("create", "--raw", "/api/v1/namespaces/default/pods/ghost/eviction", "-f", str(ev), check=False)
+    assert p.returncode == 1 and 'pods "ghost" not found' in p.stderr, p.stderr

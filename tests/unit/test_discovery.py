@@ -28,3 +28,15 @@ def test_aggregated_discovery_is_sorted_by_resource_and_subresource() -> None:
                     assert subs == sorted(subs), (r["resource"], subs)
     apps = next(g for g in discovery.aggregated_discovery(False)["items"] if g["metadata"]["name"] == "apps")
     assert [r["resource"] for r in apps["versions"][0]["resources"]][:2] == ["deployments", "replicasets"]
+
+
+def test_pods_eviction_names_policy_v1_so_kubectl_drain_evicts() -> None:
+    """kubectl's CheckEvictionSupport looks for `pods/eviction` with kind Eviction and a group/version in
+    the v1 list; without it drain DELETEs pods (`pod/x deleted`) instead of `pod/x evicted`."""
+    core = {e["name"]: e for e in discovery.api_resource_list("v1")["resources"]}
+    assert core["pods/eviction"] == {"name": "pods/eviction", "singularName": "", "namespaced": True,
+                                     "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}
+    legacy = discovery.aggregated_discovery(True)["items"][0]["versions"][0]["resources"]
+    pods = next(r for r in legacy if r["resource"] == "pods")
+    assert {"subresource": "eviction", "responseKind": {"group": "policy", "version": "v1", "kind": "Eviction"},
+            "verbs": ["create"]} in pods["subresources"]

@@ -389,3 +389,14 @@ def test_spot_check_field_numbers_from_generated_proto():
     assert m["apps.v1.DeploymentSpec"][1] == ("replicas", "*int32")
     assert m["core.v1.Volume"][2] == ("", "core.v1.VolumeSource")
     assert m["networking.v1.IngressClassParametersReference"][1] == ("apiGroup", "*string")
+
+
+def test_eviction_body_decodes_with_its_delete_options():
+    """A protobuf policy/v1 Eviction (client-go clients other than kubectl send it so): name, and the
+    deleteOptions' gracePeriodSeconds 0, a Go pointer that must survive as 0."""
+    meta = msg(f(1, "bound"), f(3, "default"))
+    raw = msg(f(1, meta), f(2, msg(f(1, 0))))
+    got = decode_object(envelope("policy/v1", "Eviction", raw))
+    assert got["apiVersion"] == "policy/v1" and got["kind"] == "Eviction"
+    assert got["metadata"] == {"name": "bound", "namespace": "default"}
+    assert got["deleteOptions"] == {"gracePeriodSeconds": 0}
