@@ -217,6 +217,13 @@ class PodSyncer:
             grace = meta.get("deletionGracePeriodSeconds")
             if grace is None:
                 grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+            # As the kubelet (its status manager deletes only a pod whose phase is terminal): stop the
+            # containers, report the final status (containers terminated, not ready, Succeeded/Failed: what
+            # `kubectl get pod -w` shows as `0/1 Completed` or `Error` before the pod goes), only then
+            # remove everything and finish the deletion.
+            await self._stop_apps(pod, infos, int(grace))
+            infos = await self._list(uid)
+            await self._write_status(pod, infos, {}, pod_ip=None, pod_terminated=True)
             await self._teardown(uid, infos, pod, int(grace))
             try:
                 await self.client.delete("pods", meta["name"], meta.get("namespace"), grace_period_seconds=0,
@@ -513,6 +520,17 @@ class PodSyncer:
             self.pod_ips.pop(uid, None)
 
     # --- teardown ----------------------------------------------------------------------------------
+    async def _stop_apps(self, pod: dict, infos: list[ContainerInfo], grace: int) -> None:
+        """Stop the pod's running app and init containers (SIGTERM, SIGKILL after *grace*), keeping them."""
+        self.prober.remove_pod(pod["metadata"]["uid"])
+
+        async def stop(c: ContainerInfo) -> None:
+            name = c.labels.get(LABEL_CONTAINER, "")
+            await self._event(pod, "Killing", f"Stopping container {name}", container=name)
+            await self._rt(self.runtime.stop, c.id, grace)
+
+        await asyncio.gather(*(stop(c) for c in infos if c.running and c.labels.get(LABEL_SANDBOX) != "true"))
+
     async def _teardown(self, uid: str, infos: list[ContainerInfo], pod: dict | None, grace: int) -> None:
         self.prober.remove_pod(uid)
         apps = [c for c in infos if c.labels.get(LABEL_SANDBOX) != "true"]
@@ -540,7 +558,7 @@ class PodSyncer:
 
     # --- status ------------------------------------------------------------------------------------
     async def _write_status(self, pod: dict, infos: list[ContainerInfo], waiting: dict[str, tuple[str, str]],
-                            pod_ip: str | None) -> None:
+                            pod_ip: str | None, pod_terminated: bool = False) -> None:
         uid = pod["metadata"]["uid"]
         spec = pod.get("spec") or {}
         by_name = self._by_name(infos)
@@ -578,7 +596,8 @@ class PodSyncer:
         if known is not None and _rv(pod) > self.last_status_rv.get(uid, 0):
             known = None
         basis = pod if known is None else {**pod, "status": known}
-        status = compute_pod_status(basis, inits, apps, pod_ip=pod_ip, host_ip=self.node_ip, now=now_rfc3339())
+        status = compute_pod_status(basis, inits, apps, pod_ip=pod_ip, host_ip=self.node_ip, now=now_rfc3339(),
+                                    pod_terminated=pod_terminated)
         baseline = known if known is not None else pod.get("status") or {}
         if not status_changed(baseline, status):
             return

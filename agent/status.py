@@ -10,6 +10,7 @@ status manager also writes only on change). Rules follow `pkg/kubelet/kubelet_po
 - phase (`getPhase`): any init container not done → Pending (Failed if it failed and won't restart);
   a container that never ran and is waiting → Pending; any running → Running; all stopped → Running under
   restartPolicy Always, Succeeded if all exited 0, Failed under Never, else Running (OnFailure restarts);
+  but once a deleted pod's containers were stopped for good, all stopped is terminal under any policy;
 - conditions: PodScheduled, Initialized, ContainersReady, Ready; `lastTransitionTime` changes only when a
   condition's status changes.
 """
@@ -85,7 +86,10 @@ def _is_done_init(v: ContainerView) -> bool:
 
 
 def compute_phase(restart_policy: str, inits: list[ContainerView], apps: list[ContainerView],
-                  previous_phase: str | None = None) -> str:
+                  previous_phase: str | None = None, pod_terminated: bool = False) -> str:
+    """The kubelet's getPhase. *pod_terminated*: the pod is being deleted and its containers were stopped
+    for good; then, as the kubelet does, all-stopped is terminal whatever the restart policy (Succeeded
+    when every container exited 0, else Failed) instead of "Running, restarting"."""
     if previous_phase in ("Succeeded", "Failed"):
         return previous_phase  # terminal phases never change back
     for v in inits:
@@ -113,6 +117,8 @@ def compute_phase(restart_policy: str, inits: list[ContainerView], apps: list[Co
     if running > 0:
         return "Running"
     if stopped > 0:
+        if pod_terminated:
+            return "Succeeded" if stopped == succeeded else "Failed"
         if restart_policy == "Always":
             return "Running"
         if stopped == succeeded:
@@ -139,11 +145,11 @@ def _condition(old: dict[str, dict], ctype: str, ok: bool, now: str, reason: str
 
 
 def compute_pod_status(pod: dict, inits: list[ContainerView], apps: list[ContainerView], *, pod_ip: str | None,
-                       host_ip: str, now: str, start_time: str | None = None) -> dict:
+                       host_ip: str, now: str, start_time: str | None = None, pod_terminated: bool = False) -> dict:
     """The pod's whole `status` (a new dict; the cached pod is not touched)."""
     spec = pod.get("spec") or {}
     old = copy.deepcopy(pod.get("status") or {})
-    phase = compute_phase(spec.get("restartPolicy", "Always"), inits, apps, old.get("phase"))
+    phase = compute_phase(spec.get("restartPolicy", "Always"), inits, apps, old.get("phase"), pod_terminated)
     terminal = phase in ("Succeeded", "Failed")
     old_conds = {c["type"]: c for c in old.get("conditions") or []}
     initialized = all(_is_done_init(v) for v in inits) or terminal or (

@@ -15,6 +15,7 @@ import pytest
 
 from agent.pods import PodSyncer
 from agent.runtime import ContainerInfo, ContainerSpec, ImageNotFound
+from agent.status import ContainerView, compute_phase
 from agent.testing import FakeApi
 from minikube_py.client import EventRecorder
 
@@ -319,6 +320,13 @@ async def test_deletion_stops_everything_and_finishes_the_delete(env):
     assert rt.containers == {}
     assert ("pods", "default", "x") in api.deleted
     assert "Stopping container app" in api.messages("x")
+    # Before the final delete the kubelet reports what it stopped: the container terminated (143: the fake
+    # runtime's SIGTERM death), not ready, and the pod terminal (Failed: not every container exited 0).
+    last = api.status_history[-1]
+    assert last["phase"] == "Failed"
+    cs = last["containerStatuses"][0]
+    assert not cs["ready"] and cs["state"]["terminated"]["exitCode"] == 143
+    assert {c["type"]: c["status"] for c in last["conditions"]}["Ready"] == "False"
 
 
 async def test_orphans_are_removed(env):
@@ -340,3 +348,12 @@ async def test_sandbox_death_recreates_the_pod(env):
     st = await sync(syncer, api, p)
     assert "SandboxChanged" in api.reasons("x")
     assert app_status(st)["restartCount"] == 1 and "running" in app_status(st)["state"]
+
+
+@pytest.mark.parametrize("exit_code,phase", [(0, "Succeeded"), (137, "Failed")])
+def test_a_deleted_pods_stopped_containers_make_it_terminal_under_always(exit_code, phase):
+    """getPhase with podIsTerminal: restartPolicy Always no longer means "Running, restarting"."""
+    c = ContainerInfo(id="c", name="app", image="i", image_id="x", labels={}, state="exited", exit_code=exit_code)
+    apps = [ContainerView(name="app", image="i", current=c)]
+    assert compute_phase("Always", [], apps) == "Running"
+    assert compute_phase("Always", [], apps, pod_terminated=True) == phase
