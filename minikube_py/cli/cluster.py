@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import click
-from rich.table import Table
 
 from minikube_py.cli.main import main, profile_option, resolve_profile
 from minikube_py.cli.output import console, err_console, fail, out, reported
@@ -112,30 +111,43 @@ def profile_group() -> None:
 @profile_group.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 def profile_list_cmd(output: str) -> None:
-    """List profiles with their network and status."""
+    """List profiles like `minikube profile list`: its table (Status OK or Stopped; `*` marks the active
+    profile and the profile kubectl's current context points at); exit 14 when there is none."""
     import os
+    from urllib.parse import urlsplit
+    from minikube_py.cluster import kubeconfig
     from minikube_py.config import ClusterConfig, DEFAULT_PROFILE
     active = os.environ.get("MINIKUBE_PY_PROFILE") or DEFAULT_PROFILE
+    current_context = kubeconfig.current_context()
     rows = []
     for name in lifecycle.list_profiles():
         cfg = ClusterConfig.load(name)
         nodes = layout.load_nodes(cfg)
-        running = [supervisor.is_running(cfg.state_dir, n.process_name) for n in nodes]
-        cp = supervisor.is_running(cfg.state_dir, lifecycle.CONTROLPLANE)
-        state = "Running" if cp and all(running) else "Stopped" if not cp and not any(running) else "Degraded"
+        running = supervisor.is_running(cfg.state_dir, lifecycle.CONTROLPLANE)
         rows.append({"profile": name, "driver": "netns", "ip": nodes[0].ip if nodes else "",
-                     "api": cfg.api_url, "status": state, "nodes": len(nodes), "active": name == active})
+                     "port": urlsplit(cfg.api_url).port, "api": cfg.api_url,
+                     "status": "OK" if running else "Stopped", "nodes": len(nodes),
+                     "active": name == active, "active_kubecontext": name == current_context})
     if output == "json":
         console.print_json(json.dumps(rows))
         return
     if not rows:
-        console.print("🤹  Exiting due to no profiles found; create one with `minikube-py start`", markup=False)
-        return
-    table = Table("Profile", "Driver", "IP", "API server", "Status", "Nodes", "Active")
-    for r in rows:
-        table.add_row(r["profile"], r["driver"], r["ip"], r["api"], r["status"], str(r["nodes"]),
-                      "*" if r["active"] else "")
-    console.print(table)
+        err_console.print("\n🤹  Exiting due to MK_USAGE_NO_PROFILE: No minikube profile was found.\n"
+                          "💡  Suggestion: \n\n    You can create one using 'minikube-py start'.\n", markup=False)
+        raise click.exceptions.Exit(14)  # ExProgramUsage
+    click.echo(render_ascii_table(PROFILE_LIST_HEADER, [profile_list_row(r) for r in rows], upper=False))
+
+
+PROFILE_LIST_HEADER = ["Profile", "VM Driver", "Runtime", "IP", "Port", "Version", "Status", "Nodes",
+                       "Active Profile", "Active Kubecontext"]
+
+
+def profile_list_row(r: dict) -> list[str]:
+    """One row of minikube's `profile list` table for a profile entry of `profile_list_cmd`. Pure."""
+    from minikube_py.api.discovery import GIT_VERSION
+    version = GIT_VERSION.split("-")[0]  # the Kubernetes version, as minikube's KubernetesVersion
+    return [r["profile"], r["driver"], "docker", r["ip"], str(r["port"]), version, r["status"], str(r["nodes"]),
+            "*" if r["active"] else "", "*" if r["active_kubecontext"] else ""]
 
 
 def port_name(port: dict) -> str:
@@ -156,9 +168,10 @@ def service_list_urls(services: list[dict], node_ip: str) -> list[dict]:
     return out
 
 
-def render_ascii_table(header: list[str], rows: list[list[str]]) -> str:
-    """The table minikube prints with tablewriter: `|---|` rules, upper-case centred headers, text cells
-    left-aligned and numbers right-aligned, a cell with newlines spread over several lines. Pure."""
+def render_ascii_table(header: list[str], rows: list[list[str]], upper: bool = True) -> str:
+    """The table minikube prints with tablewriter: `|---|` rules, upper-case centred headers (as typed
+    with `upper=False`: `profile list` turns auto-formatting off), text cells left-aligned and numbers
+    right-aligned, a cell with newlines spread over several lines. Pure."""
     split = [[cell.split("\n") for cell in row] for row in rows]
     widths = [max([len(h)] + [len(line) for row in split for line in row[i]]) for i, h in enumerate(header)]
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
@@ -170,7 +183,8 @@ def render_ascii_table(header: list[str], rows: list[list[str]]) -> str:
     def aligned(text: str, w: int) -> str:
         return text.rjust(w) if text.strip().lstrip("-").replace(".", "", 1).isdigit() else text.ljust(w)
 
-    lines = [rule, "| " + " | ".join(centred(h.upper(), w) for h, w in zip(header, widths)) + " |", rule]
+    lines = [rule, "| " + " | ".join(centred(h.upper() if upper else h, w) for h, w in zip(header, widths)) + " |",
+             rule]
     for row in split:
         for i in range(max(len(cell) for cell in row)):
             cells = [cell[i] if i < len(cell) else "" for cell in row]

@@ -99,3 +99,8 @@ def context_configured(profile: str, server: str, path: Path | None = None) -> b
     ctx = next((c for c in data["contexts"] if c.get("name") == profile), None)
     cl = next((c for c in data["clusters"] if c.get("name") == profile), None)
     return bool(ctx and cl and cl.get("cluster", {}).get("server") == server)
+
+
+def current_context(path: Path | None = None) -> str:
+    """The kubeconfig's `current-context` ("" when unset): `profile list`'s Active Kubecontext column."""
+    return _load(path or kubeconfig_path()).get("current-context") or ""
