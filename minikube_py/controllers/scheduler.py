@@ -131,11 +131,15 @@ def filter_node(pod: dict, node: dict) -> str | None:
 
 
 def failure_message(total: int, reasons: Counter) -> str:
-    """`0/3 nodes are available: 1 node(s) didn't match …, 2 node(s) were unschedulable.` (sorted, as k8s)."""
+    """`0/3 nodes are available: 1 node(s) didn't match …, 2 node(s) were unschedulable.` (sorted, as k8s),
+    then what kube-scheduler's DefaultPreemption PostFilter adds: every reason we filter by is
+    UnschedulableAndUnresolvable (evicting pods can't fix it), so preemption rules out every node:
+    ` preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.`"""
     if total == 0:
         return "no nodes available to schedule pods"
     parts = sorted(f"{n} {reason}" for reason, n in reasons.items())
-    return f"0/{total} nodes are available: {', '.join(parts)}."
+    return (f"0/{total} nodes are available: {', '.join(parts)}. "
+            f"preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.")
 
 
 def pick_node(pod: dict, nodes: list[dict], pods_per_node: Counter) -> tuple[str | None, Counter]:

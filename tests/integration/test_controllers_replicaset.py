@@ -124,7 +124,8 @@ async def test_unschedulable_pod_waits_then_lands_when_a_node_fits(cluster):
         return evs and cond and cond["status"] == "False" and cond["reason"] == "Unschedulable" and evs
 
     evs = await cluster.wait(failed)
-    assert evs[0]["message"] == "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
+    assert evs[0]["message"] == ("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. "
+                                 "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
     assert evs[0]["type"] == "Warning"
 
     await cluster.patch("nodes", "node-b", {"metadata": {"labels": {"disk": "ssd"}}})

@@ -64,11 +64,14 @@ def test_fewest_pods_first_then_name():
 def test_failure_message_like_kube_scheduler():
     chosen, reasons = pick_node(pod(node_selector={"disk": "ssd"}), [node("a")], Counter())
     assert chosen is None
-    assert failure_message(1, reasons) == "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
+    assert failure_message(1, reasons) == ("0/1 nodes are available: 1 node(s) didn't match Pod's node "
+                                           "affinity/selector. preemption: 0/1 nodes are available: 1 Preemption "
+                                           "is not helpful for scheduling.")
     _, reasons = pick_node(pod(node_selector={"disk": "ssd"}),
                            [node("a", unschedulable=True), node("b"), node("c")], Counter())
     assert failure_message(3, reasons) == ("0/3 nodes are available: 1 node(s) were unschedulable, "
-                                           "2 node(s) didn't match Pod's node affinity/selector.")
+                                           "2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 "
+                                           "nodes are available: 3 Preemption is not helpful for scheduling.")
 
 
 @pytest.mark.parametrize("spec,meta,want", [
