@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 import yaml
-from rich.table import Table
 
 from minikube_py.addons import metallb
 from minikube_py.api.resources import resource_for
@@ -97,12 +96,11 @@ def addons() -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, profile: str | None) -> None:
     """List the addons and whether they are enabled."""
+    from minikube_py.cli.cluster import render_ascii_table
     cfg, _ = _context(ctx, profile, running=False)  # the config says it all, as in minikube
-    table = Table("ADDON NAME", "PROFILE", "STATUS", "MAINTAINER")
-    for name, maintainer in ADDONS.items():
-        on = cfg.addons.get(name, False)
-        table.add_row(name, cfg.profile, "enabled ✅" if on else "disabled", maintainer)
-    console.print(table)
+    rows = [[name, cfg.profile, "enabled ✅" if cfg.addons.get(name, False) else "disabled", maintainer]
+            for name, maintainer in sorted(ADDONS.items())]
+    click.echo(render_ascii_table(["Addon Name", "Profile", "Status", "Maintainer"], rows))
 
 
 def _wait_ingress_ready(api: Api, timeout: float) -> bool:
@@ -129,6 +127,10 @@ def enable(ctx: click.Context, name: str, profile: str | None, wait: bool) -> No
     """Enable an addon (ingress, metallb)."""
     _check_name(name)
     cfg, api = _context(ctx, profile)
+    if ADDONS[name].startswith("3rd party"):  # minikube's words for an addon it does not maintain
+        console.print(f"❗  {name} is a 3rd party addon and is not maintained or verified by minikube maintainers, "
+                      "enable at your own risk.", markup=False)
+        console.print(f"❗  {name} does not currently have an associated maintainer.", markup=False)
     try:
         apply_objects(api, load_manifest(name))
     except (ApiCallError, OSError) as err:

@@ -6,6 +6,8 @@ minikube's `❌  Exiting due to REASON: message` with its exit code.
 from __future__ import annotations
 
 import json
+import unicodedata
+
 import click
 
 from minikube_py.cli.main import main, profile_option, resolve_profile
@@ -168,20 +170,28 @@ def service_list_urls(services: list[dict], node_ip: str) -> list[dict]:
     return out
 
 
+def display_width(text: str) -> int:
+    """Terminal columns of *text*: East Asian wide/fullwidth characters (✅, 한글) take two, as in the
+    runewidth package tablewriter measures with, so a cell holding `enabled ✅` keeps the pipes aligned."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
 def render_ascii_table(header: list[str], rows: list[list[str]], upper: bool = True) -> str:
     """The table minikube prints with tablewriter: `|---|` rules, upper-case centred headers (as typed
     with `upper=False`: `profile list` turns auto-formatting off), text cells left-aligned and numbers
     right-aligned, a cell with newlines spread over several lines. Pure."""
     split = [[cell.split("\n") for cell in row] for row in rows]
-    widths = [max([len(h)] + [len(line) for row in split for line in row[i]]) for i, h in enumerate(header)]
+    widths = [max([display_width(h)] + [display_width(line) for row in split for line in row[i]])
+              for i, h in enumerate(header)]
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
 
     def centred(text: str, w: int) -> str:
-        left = (w - len(text)) // 2
-        return " " * left + text + " " * (w - len(text) - left)
+        left = (w - display_width(text)) // 2
+        return " " * left + text + " " * (w - display_width(text) - left)
 
     def aligned(text: str, w: int) -> str:
-        return text.rjust(w) if text.strip().lstrip("-").replace(".", "", 1).isdigit() else text.ljust(w)
+        pad = " " * (w - display_width(text))
+        return pad + text if text.strip().lstrip("-").replace(".", "", 1).isdigit() else text + pad
 
     lines = [rule, "| " + " | ".join(centred(h.upper() if upper else h, w) for h, w in zip(header, widths)) + " |",
              rule]
