@@ -296,12 +296,20 @@ class PodSyncer:
         uid = pod["metadata"]["uid"]
         name = c["name"]
         cur = insts[0] if insts else None
+        spec_changed = False
         if cur is not None and cur.running:
+            # The kubelet restarts a running container whose spec changed (for a pod only `image` may change:
+            # `kubectl set image pod/...`; restarted whatever the restart policy) or whose liveness probe
+            # failed, saying which.
             failed = self.prober.liveness_failed(uid, name, cur.id)
-            if not failed:
+            spec_changed = bool(cur.image and c.get("image") and cur.image != c["image"])
+            if spec_changed:
+                why = f"Container {name} definition changed, will be restarted"
+            elif failed:
+                why = f"Container {name} failed {failed} probe, will be restarted"
+            else:
                 return
-            await self._event(pod, "Killing", f"Container {name} failed {failed} probe, will be restarted",
-                              container=name)
+            await self._event(pod, "Killing", why, container=name)
             grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
             await self._rt(self.runtime.stop, cur.id, grace)
             cur = await self._rt(self.runtime.inspect, cur.id)
@@ -317,7 +325,7 @@ class PodSyncer:
                 await self._event(pod, "Failed", f"Error: {exc}", "Warning", container=name)
                 waiting[name] = ("RunContainerError", str(exc))
             return
-        if cur is not None and cur.state in ("exited", "dead"):
+        if cur is not None and cur.state in ("exited", "dead") and not spec_changed:
             if not (policy == "Always" or (policy == "OnFailure" and cur.exit_code != 0)):
                 return  # terminated for good
         await self._ensure_container(pod, c, insts, sandbox, pod_ip, vols, waiting, init=False,

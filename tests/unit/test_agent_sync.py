@@ -100,7 +100,7 @@ class FakeNetwork:
     async def reconcile(self, uids: set[str]) -> None: ...
 
 
-IMAGES = {"minikube-py/pause:3.9", "app:1", "init:1"}
+IMAGES = {"minikube-py/pause:3.9", "app:1", "app:2", "init:1"}
 
 
 @pytest.fixture
@@ -357,3 +357,23 @@ def test_a_deleted_pods_stopped_containers_make_it_terminal_under_always(exit_co
     apps = [ContainerView(name="app", image="i", current=c)]
     assert compute_phase("Always", [], apps) == "Running"
     assert compute_phase("Always", [], apps, pod_terminated=True) == phase
+
+
+@pytest.mark.parametrize("policy", ["Always", "Never"])
+async def test_a_changed_image_restarts_the_running_container(env, policy):
+    """`kubectl set image pod/x app=app:2`: the kubelet kills the running container ("definition changed")
+    and starts one from the new image, whatever the restart policy; the restart count goes up."""
+    syncer, api, rt = env
+    p = pod(restart=policy)
+    await sync(syncer, api, p)
+    old = rt.app("app")[0]
+    p["spec"]["containers"][0]["image"] = "app:2"
+    st = await sync(syncer, api, p)
+    new = rt.app("app")[0]
+    assert new.id != old.id and rt.specs[new.id].image == "app:2" and rt.containers[old.id].state == "exited"
+    assert "Container app definition changed, will be restarted" in api.messages("x")
+    cs = app_status(st)
+    assert cs["restartCount"] == 1 and "running" in cs["state"] and cs["image"] == "app:2"
+    writes = len(api.events)
+    await sync(syncer, api, p)  # the new instance runs the spec's image: nothing more happens
+    assert len(api.events) == writes
