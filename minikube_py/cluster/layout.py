@@ -158,7 +158,16 @@ def next_node_index(nodes: list[NodeSpec]) -> int:
 
 
 def find_node(cfg: ClusterConfig, name: str) -> NodeSpec:
+    """A node by its name (`p-m02`) or, as minikube's `node.Retrieve` also accepts, by its short config
+    name (`m02`: what minikube's docs type, `minikube node stop m02`). The control-plane node has no
+    short name (minikube's is empty)."""
     for n in load_nodes(cfg):
-        if n.name == name:
+        if name == n.name or (name and name == short_node_name(cfg, n)):
             return n
     raise KeyError(name)
+
+
+def short_node_name(cfg: ClusterConfig, node: NodeSpec) -> str:
+    """`m02` for `<profile>-m02`; "" for the control-plane node (named after the profile)."""
+    prefix = cfg.profile + "-"
+    return node.name[len(prefix):] if node.index and node.name.startswith(prefix) else ""

@@ -597,7 +597,7 @@ def _node(cfg: ClusterConfig, name: str) -> NodeSpec:
     try:
         return layout.find_node(cfg, name)
     except KeyError:
-        raise ClusterError("GUEST_NODE_RETRIEVE", f'node "{name}" not found in profile "{cfg.profile}"',
+        raise ClusterError("GUEST_NODE_RETRIEVE", f"retrieving node: Could not find node {name}",
                            exit_code=85) from None
 
 
@@ -623,6 +623,7 @@ def node_delete(profile: str, name: str, out: Out | None = None) -> None:
     out = out or Out()
     cfg = load_config(profile)
     node = _node(cfg, name)
+    name = node.name  # `m02` names the same node as `<profile>-m02`
     if node.index == 0:
         raise ClusterError("NODE_DELETE", "the control-plane node cannot be deleted: delete the profile instead")
     nodes = layout.load_nodes(cfg)
@@ -642,7 +643,7 @@ def node_delete(profile: str, name: str, out: Out | None = None) -> None:
             errors.append(f"deleting Node {name}: {err}")
     if errors:
         raise ClusterError("NODE_DELETE", "\n".join(errors))
-    out.step("🔥", f'Node "{name}" was successfully deleted.')
+    out.step("💀", f'Node "{name}" was successfully deleted.')
 
 
 def node_stop(profile: str, name: str, out: Out | None = None) -> None:
@@ -650,6 +651,7 @@ def node_stop(profile: str, name: str, out: Out | None = None) -> None:
     out = out or Out()
     cfg = load_config(profile)
     node = _node(cfg, name)
+    name = node.name  # `m02` names the same node as `<profile>-m02`
     out.step("✋", f'Stopping node "{name}" ...')
     supervisor.stop(cfg.state_dir, node.process_name)
     network.set_node_link(node, up=False)
@@ -663,6 +665,7 @@ def node_start(profile: str, name: str, wait_timeout: float = 180.0, out: Out | 
     cfg = load_config(profile)
     require_running(cfg)
     node = _node(cfg, name)
+    name = node.name  # `m02` names the same node as `<profile>-m02`
     nodes = layout.load_nodes(cfg)
     out.step("👍", f'Starting node "{name}" ...')
     others_first = [n for n in nodes if n.index != node.index] + [node]

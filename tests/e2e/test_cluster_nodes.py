@@ -38,8 +38,11 @@ def test_three_ready_nodes_with_minikube_names(cluster3) -> None:
 def test_node_stop_partitions_and_node_start_heals(cluster3) -> None:
     name = f"{E2E3_PROFILE}-m03"
     node = layout.find_node(cluster3.config, name)
-    stop = run_cli("node", "stop", name, "-p", E2E3_PROFILE)
+    stop = run_cli("node", "stop", "m03", "-p", E2E3_PROFILE)  # minikube's short name, as its docs type it
     assert stop.returncode == 0, stop.stderr
+    assert f'Successfully stopped node "{name}"' in stop.stdout
+    status = run_cli("status", "-p", E2E3_PROFILE)
+    assert status.returncode == 3 and f"{name}\ntype: Worker\nhost: Stopped\nkubelet: Stopped\n" in status.stdout
     assert not supervisor.is_running(cluster3.config.state_dir, node.process_name)
     link = json.loads(subprocess.run(["ip", "-j", "link", "show", "dev", node.host_veth],
                                      capture_output=True, text=True).stdout)[0]

@@ -64,3 +64,15 @@ def test_nodes_round_trip(tmp_path, monkeypatch) -> None:
     loaded = layout.load_nodes(ClusterConfig.load("mkt-unit"))
     assert [(n.name, n.stopped) for n in loaded] == [("mkt-unit", False), ("mkt-unit-m03", True)]
     assert ClusterConfig.load("mkt-unit").nodes == 2
+
+
+def test_find_node_accepts_minikubes_short_names(tmp_path, monkeypatch) -> None:
+    """minikube's node.Retrieve takes the config name (`m02`) as well as the machine name (`p-m02`)."""
+    monkeypatch.setenv("MINIKUBE_PY_HOME", str(tmp_path))
+    cfg = ClusterConfig(profile="p", nodes=3)
+    assert layout.find_node(cfg, "p-m02").index == 1
+    assert layout.find_node(cfg, "m02").index == 1 and layout.find_node(cfg, "m03").name == "p-m03"
+    assert layout.find_node(cfg, "p").index == 0
+    for missing in ("m04", "", "m01"):
+        with pytest.raises(KeyError):
+            layout.find_node(cfg, missing)
