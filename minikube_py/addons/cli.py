@@ -180,8 +180,9 @@ def _metallb_config(api: Api) -> str | None:
 def configure(ctx: click.Context, name: str, profile: str | None, start_ip: str | None,
               end_ip: str | None) -> None:
     """Configure an addon: for metallb, the pool of LoadBalancer IPs (inside the node network)."""
-    if name != "metallb":
-        fail("MK_ADDON_CONFIGURE", f'{name} has no configuration; only "metallb" does', 10)
+    if name != "metallb":  # minikube's default case: a failure line, exit 0
+        console.print(f"❌  {name} has no available configuration options", markup=False)
+        return
     cfg, api = _context(ctx, profile)
     start_ip = start_ip or click.prompt("-- Enter Load Balancer Start IP", prompt_suffix=": ")
     end_ip = end_ip or click.prompt("-- Enter Load Balancer End IP", prompt_suffix=": ")

@@ -59,3 +59,10 @@ def test_enabling_metallb_warns_like_minikube(tmp_path, monkeypatch) -> None:
                         "maintainers, enable at your own risk.")
     assert lines[1] == "❗  metallb does not currently have an associated maintainer."
     assert lines[-1] == "🌟  The 'metallb' addon is enabled"
+
+
+def test_configure_of_an_addon_without_options_is_minikubes_failure_line(tmp_path, monkeypatch) -> None:
+    _profile(tmp_path, monkeypatch, {})
+    for name in ("ingress", "nosuch"):
+        r = CliRunner().invoke(main, ["addons", "configure", name, "-p", "p"])
+        assert r.exit_code == 0 and r.output == f"❌  {name} has no available configuration options\n", r.output
