@@ -171,6 +171,23 @@ def _metallb_config(api: Api) -> str | None:
     return ((cm or {}).get("data") or {}).get("config")
 
 
+def ask_ip(prompt: str) -> str:
+    """minikube's AskForStaticValidatedValue with an IP validator: ask until the answer parses as an IP,
+    saying `--Error, please enter a value:` for an empty one and `--Invalid input, please enter a value:`
+    for anything else (on stderr, no newline, then the prompt again). The range checks come after."""
+    while True:
+        answer = click.prompt(prompt, default="", show_default=False, prompt_suffix="").strip()
+        if not answer:
+            click.echo("--Error, please enter a value:", nl=False, err=True)
+            continue
+        try:
+            ipaddress.ip_address(answer)
+        except ValueError:
+            click.echo("--Invalid input, please enter a value:", nl=False, err=True)
+            continue
+        return answer
+
+
 @addons.command("configure")
 @click.argument("name")
 @profile_option
@@ -184,8 +201,8 @@ def configure(ctx: click.Context, name: str, profile: str | None, start_ip: str 
         console.print(f"❌  {name} has no available configuration options", markup=False)
         return
     cfg, api = _context(ctx, profile)
-    start_ip = start_ip or click.prompt("-- Enter Load Balancer Start IP", prompt_suffix=": ")
-    end_ip = end_ip or click.prompt("-- Enter Load Balancer End IP", prompt_suffix=": ")
+    start_ip = start_ip or ask_ip("-- Enter Load Balancer Start IP: ")
+    end_ip = end_ip or ask_ip("-- Enter Load Balancer End IP: ")
     try:
         pool = metallb.parse_range(f"{start_ip}-{end_ip}")
         from minikube_py.cluster.layout import load_nodes

@@ -66,3 +66,29 @@ def test_configure_of_an_addon_without_options_is_minikubes_failure_line(tmp_pat
     for name in ("ingress", "nosuch"):
         r = CliRunner().invoke(main, ["addons", "configure", name, "-p", "p"])
         assert r.exit_code == 0 and r.output == f"❌  {name} has no available configuration options\n", r.output
+
+
+def test_configure_metallb_asks_again_like_minikube(tmp_path, monkeypatch) -> None:
+    """minikube's AskForStaticValidatedValue: an answer that is no IP gets `--Invalid input, please enter
+    a value:`, an empty one `--Error, please enter a value:`, and the same prompt again."""
+    cfg = _profile(tmp_path, monkeypatch, {})
+    written: list[dict] = []
+
+    class Api:
+        def get_or_none(self, path):
+            return None
+
+        def ensure(self, collection, obj):
+            written.append(obj)
+            return obj
+
+    monkeypatch.setattr(lifecycle, "api_for", lambda *a, **k: Api())
+    r = CliRunner().invoke(main, ["addons", "configure", "metallb", "-p", "p"],
+                           input="192.168.49.300\n\n192.168.49.100\n192.168.49.110\n")
+    assert r.exit_code == 0, r.output
+    assert r.stderr == "--Invalid input, please enter a value:--Error, please enter a value:"
+    assert r.stdout.count("-- Enter Load Balancer Start IP: ") == 3
+    assert r.stdout.count("-- Enter Load Balancer End IP: ") == 1
+    assert r.stdout.endswith("✅  metallb was successfully configured\n")
+    assert cfg.metallb_pool == ["192.168.49.100-192.168.49.110"]
+    assert any(o["kind"] == "ConfigMap" for o in written)
