@@ -287,9 +287,11 @@ class PodSyncer:
             for c in spec.get("containers") or []:
                 waiting[c["name"]] = ("PodInitializing", "")
             return
-        await asyncio.gather(*(self._sync_app_container(pod, c, by_name.get(c["name"], []), sandbox, pod_ip, vols,
-                                                        waiting, policy)
-                               for c in spec.get("containers") or []))
+        # One container after the other, in spec order, as the kubelet's SyncPod starts them: the events read
+        # Pulled/Created/Started app, then Pulled/Created/Started db, and the first container is up first.
+        for c in spec.get("containers") or []:
+            await self._sync_app_container(pod, c, by_name.get(c["name"], []), sandbox, pod_ip, vols, waiting,
+                                           policy)
 
     async def _sync_app_container(self, pod: dict, c: dict, insts: list[ContainerInfo], sandbox: ContainerInfo,
                                   pod_ip: str, vols: dict, waiting: dict, policy: str) -> None:

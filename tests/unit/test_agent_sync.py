@@ -377,3 +377,14 @@ async def test_a_changed_image_restarts_the_running_container(env, policy):
     writes = len(api.events)
     await sync(syncer, api, p)  # the new instance runs the spec's image: nothing more happens
     assert len(api.events) == writes
+
+
+async def test_containers_start_one_after_the_other_in_spec_order(env):
+    """The kubelet's SyncPod starts containers sequentially: `kubectl describe pod counter` lists app's
+    Pulled/Created/Started before db's."""
+    syncer, api, rt = env
+    p = pod()
+    p["spec"]["containers"].append({"name": "db", "image": "app:2", "imagePullPolicy": "IfNotPresent"})
+    await sync(syncer, api, p)
+    assert [(e["reason"], e["involvedObject"]["fieldPath"]) for e in api.events] == [
+        (reason, f"spec.containers{{{name}}}") for name in ("app", "db") for reason in ("Pulled", "Created", "Started")]
