@@ -201,12 +201,33 @@ def test_busybox_runs_the_guides_sidecar_example(engine: docker.DockerClient) ->
     wait_for(lambda: sidecar.logs().decode().count(year) >= 2, timeout=20, what="sidecar tailing the log")
     # busybox ash, as in the guide's output: echo keeps "\n" literally (dash would print a blank line).
     assert [line.endswith("\\n") for line in sidecar.logs().decode().splitlines() if year in line][:2] == [True, True]
-    for tool in ("date", "tail", "sleep", "wget", "nc"):
+    for tool in ("date", "tail", "sleep", "nc"):
         assert sh(app, f"command -v {tool}")[0] == 0, tool
         assert sh(app, f"readlink -f $(command -v {tool})")[1].strip() == "/usr/bin/busybox", tool
     # A shell loop under tini stops on SIGTERM (a shell as PID 1 would ignore it for 10 s).
     assert stop_timed(app) < 2.0
     assert stop_timed(sidecar) < 2.0
+
+
+def test_busybox_wget_fetches_and_honours_a_timeout(engine: docker.DockerClient) -> None:
+    """`wget -T SEC -qO- URL`, as typed to poke a Service by hand: fetches, and gives up after SEC.
+
+    Debian's busybox wget alone dies of SIGSEGV (exit 139) on any `-T`; the image's wrapper fixes that.
+    """
+    box = run(engine, "busybox", "box", command=["sleep", "infinity"])
+    sh(box, "mkdir -p /tmp/www && echo hello-from-httpd > /tmp/www/index.html "
+            "&& busybox httpd -p 127.0.0.1:8080 -h /tmp/www")
+    for flags in ("-T 3 -qO-", "-T3 -qO-", "--timeout=3 -qO-", "-qO-"):
+        code, out = sh(box, f"wget {flags} http://127.0.0.1:8080/index.html")
+        assert (code, out.strip()) == (0, "hello-from-httpd"), (flags, code, out)
+    # A listener that accepts and never answers: wget gives up after -T seconds with busybox's words.
+    sh(box, "(nc -l -p 9000 -e sleep 30 &) ; sleep 0.3")
+    t0 = time.monotonic()
+    code, out = sh(box, "wget -T 1 -qO- http://127.0.0.1:9000/")
+    assert code == 1 and "download timed out" in out and "Terminated" not in out, (code, out)
+    assert time.monotonic() - t0 < 5
+    code, out = sh(box, "wget -T 1 -qO- http://127.0.0.1:1/")
+    assert code == 1 and "Connection refused" in out, (code, out)
 
 
 def test_nginx_serves_its_default_page_and_logs_to_stdout(engine: docker.DockerClient) -> None:
