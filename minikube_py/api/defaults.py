@@ -158,7 +158,13 @@ def default_pod_spec(spec: dict) -> None:
 
 
 def _default_pod_template(template: Any) -> None:
+    """Defaults of a Deployment's or ReplicaSet's pod template. Its `metadata.creationTimestamp` is the Go
+    zero time, which Kubernetes 1.33 serialises as an explicit `null` (omitted only from 1.34 on), so
+    `kubectl get deploy -o yaml` shows `creationTimestamp: null` under `template.metadata`."""
     if isinstance(template, dict):
+        meta = template.setdefault("metadata", {})
+        if isinstance(meta, dict):
+            meta.setdefault("creationTimestamp", None)
         default_pod_spec(template.setdefault("spec", {}))
 
 

@@ -97,6 +97,8 @@ def _walk(value: Any, path: Path, spec: Any, out: dict[Path, Any], parent_type: 
           field: str | None = None) -> None:
     if isinstance(value, dict) and value and not isinstance(spec, (Keyed, Primitives)):
         for k, v in value.items():
+            if v is None:
+                continue  # a null field is an absent one to the Go types (a template's creationTimestamp: null)
             _walk(v, path + (f"f:{k}",), _fields(spec).get(k) if isinstance(spec, str) else None, out, spec, k)
         return
     if isinstance(value, list) and isinstance(spec, Keyed):

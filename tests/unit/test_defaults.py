@@ -157,6 +157,11 @@ def test_replicaset_defaults():
     apply_defaults(RESOURCES["replicasets"], rs)
     assert rs["spec"]["replicas"] == 1
     assert rs["spec"]["template"]["spec"]["schedulerName"] == "default-scheduler"
+    # Kubernetes 1.33 serialises the template's zero creationTimestamp as an explicit null (1.34 omits it).
+    assert rs["spec"]["template"]["metadata"] == {"creationTimestamp": None}
+    labelled = {"spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}}}}
+    apply_defaults(RESOURCES["deployments"], labelled)
+    assert labelled["spec"]["template"]["metadata"] == {"labels": {"a": "b"}, "creationTimestamp": None}
 
 
 SERVICE_CASES = [

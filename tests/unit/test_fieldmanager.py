@@ -139,3 +139,12 @@ def test_schema_path_names_keyed_elements_by_key_and_others_by_index():
     assert fm.schema_path(d, "Deployment", "spec.template.spec.tolerations[0].bogus") == \
         ".spec.template.spec.tolerations[0].bogus"
     assert fm.schema_path(d, "Deployment", "spec.foo") == ".spec.foo"
+
+
+def test_null_fields_are_not_owned():
+    """A template's `creationTimestamp: null` is absent to the Go types: no manager owns it."""
+    d = deployment()
+    d["spec"]["template"]["metadata"]["creationTimestamp"] = None
+    paths = {fm.path_string(p) for p in fm.leaves(d, "Deployment")}
+    assert ".spec.template.metadata.labels.app" in paths
+    assert not any("creationTimestamp" in p for p in paths)
