@@ -1403,7 +1403,10 @@ class _Handlers:
                     return None
                 if cs.get("lastState", {}).get("terminated"):
                     return None
-                return (state.get("waiting") or {}).get("reason") or "ContainerCreating"
+                reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
+                # The kubelet's own words (validateContainerLogStatus) for the two image-pull reasons.
+                return {"ErrImagePull": "image can't be pulled",
+                        "ImagePullBackOff": "trying and failing to pull image"}.get(reason, reason)
         return "ContainerCreating"
 
     async def pod_log(self, request: web.Request, t: Target) -> web.StreamResponse:
