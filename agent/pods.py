@@ -308,7 +308,8 @@ class PodSyncer:
             if spec_changed:
                 why = f"Container {name} definition changed, will be restarted"
             elif failed:
-                why = f"Container {name} failed {failed} probe, will be restarted"
+                # "will be restarted" only when the restart policy restarts a failed container.
+                why = f"Container {name} failed {failed} probe" + (", will be restarted" if policy != "Never" else "")
             else:
                 return
             await self._event(pod, "Killing", why, container=name)

@@ -388,3 +388,16 @@ async def test_containers_start_one_after_the_other_in_spec_order(env):
     await sync(syncer, api, p)
     assert [(e["reason"], e["involvedObject"]["fieldPath"]) for e in api.events] == [
         (reason, f"spec.containers{{{name}}}") for name in ("app", "db") for reason in ("Pulled", "Created", "Started")]
+
+
+@pytest.mark.parametrize("policy,message", [
+    ("Always", "Container app failed liveness probe, will be restarted"),
+    ("Never", "Container app failed liveness probe"),
+])
+async def test_liveness_kill_says_will_be_restarted_only_when_it_will(env, policy, message):
+    syncer, api, rt = env
+    p = pod(restart=policy)
+    await sync(syncer, api, p)
+    syncer.prober.liveness_failed = lambda uid, name, cid: "liveness"  # type: ignore[method-assign]
+    await sync(syncer, api, p)
+    assert [m for r, m in zip(api.reasons("x"), api.messages("x")) if r == "Killing"] == [message]
