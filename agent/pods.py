@@ -379,8 +379,11 @@ class PodSyncer:
         try:
             await self._rt(self.runtime.start, cid)
         except RuntimeFailure as exc:
-            waiting[name] = ("RunContainerError", str(exc))
-            await self._event(pod, "Failed", f"Error: {exc}", "Warning", container=name)
+            # cri-dockerd's words for a failed start; the container is left exited (ContainerCannotRun), so
+            # the next sync restarts it under the restart policy, with back-off, as any dead container.
+            msg = f'failed to start container "{cid}": Error response from daemon: {exc}'
+            waiting[name] = ("RunContainerError", msg)
+            await self._event(pod, "Failed", f"Error: {msg}", "Warning", container=name)
             return
         await self._event(pod, "Started", f"Started container {name}", container=name)
         log.info("started %s/%s container %s (attempt %d, image %s)", meta.get("namespace"), meta["name"], name,

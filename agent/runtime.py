@@ -52,6 +52,10 @@ class ContainerInfo:
     started_at: str = ""  # RFC 3339, "" when never started
     finished_at: str = ""
     pid: int = 0
+    # Docker's failed start (its process never ran: `exec: "/x": no such file`): Docker leaves it "created"
+    # with a non-zero exit code. cri-dockerd (minikube's runtime) reports that as exited, reason
+    # ContainerCannotRun, started and finished at creation; `inspect` does the same.
+    cannot_run: bool = False
 
     @property
     def running(self) -> bool:
@@ -164,13 +168,18 @@ class DockerRuntime:
             return None
         st = a.get("State", {})
         cfg = a.get("Config", {})
+        state, exit_code = st.get("Status", "unknown"), int(st.get("ExitCode") or 0)
+        created = _docker_time(a.get("Created"))
+        started, finished = _docker_time(st.get("StartedAt")), _docker_time(st.get("FinishedAt"))
+        cannot_run = state == "created" and exit_code != 0
+        if cannot_run:
+            state, started, finished = "exited", created, created
         return ContainerInfo(
             id=a["Id"], name=a.get("Name", "").lstrip("/"), image=cfg.get("Image", ""),
-            image_id=a.get("Image", ""), labels=cfg.get("Labels") or {}, state=st.get("Status", "unknown"),
-            exit_code=int(st.get("ExitCode") or 0), oom_killed=bool(st.get("OOMKilled")),
-            error=st.get("Error") or "", created_at=_docker_time(a.get("Created")),
-            started_at=_docker_time(st.get("StartedAt")), finished_at=_docker_time(st.get("FinishedAt")),
-            pid=int(st.get("Pid") or 0))
+            image_id=a.get("Image", ""), labels=cfg.get("Labels") or {}, state=state,
+            exit_code=exit_code, oom_killed=bool(st.get("OOMKilled")),
+            error=st.get("Error") or "", created_at=created, started_at=started, finished_at=finished,
+            pid=int(st.get("Pid") or 0), cannot_run=cannot_run)
 
     def image_id(self, image: str) -> str | None:
         import docker.errors

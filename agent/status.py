@@ -37,7 +37,12 @@ class ContainerView:
 
 
 def terminated_state(c: ContainerInfo) -> dict:
-    reason = "OOMKilled" if c.oom_killed else ("Completed" if c.exit_code == 0 else "Error")
+    if c.oom_killed:
+        reason = "OOMKilled"
+    elif c.cannot_run:
+        reason = "ContainerCannotRun"
+    else:
+        reason = "Completed" if c.exit_code == 0 else "Error"
     st = {"exitCode": c.exit_code, "reason": reason, "startedAt": c.started_at or None,
           "finishedAt": c.finished_at or None, "containerID": f"docker://{c.id}"}
     if c.error:

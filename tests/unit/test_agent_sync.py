@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.pods import PodSyncer
-from agent.runtime import ContainerInfo, ContainerSpec, ImageNotFound
+from agent.runtime import ContainerInfo, ContainerSpec, ImageNotFound, RuntimeFailure
 from agent.status import ContainerView, compute_phase
 from agent.testing import FakeApi
 from minikube_py.client import EventRecorder
@@ -401,3 +401,57 @@ async def test_liveness_kill_says_will_be_restarted_only_when_it_will(env, polic
     syncer.prober.liveness_failed = lambda uid, name, cid: "liveness"  # type: ignore[method-assign]
     await sync(syncer, api, p)
     assert [m for r, m in zip(api.reasons("x"), api.messages("x")) if r == "Killing"] == [message]
+
+
+class _CannotRun(FakeRuntime):
+    """Docker refusing to start the process (`exec: "/nope": no such file`), as inspect then reports it."""
+
+    def start(self, cid: str) -> None:
+        c = self.containers[cid]
+        if c.labels.get("io.minikube-py.container") != "app":
+            return super().start(cid)  # the sandbox starts
+        c.state, c.exit_code, c.cannot_run = "exited", 127, True
+        c.error = 'failed to create shim task: exec: "/nope": no such file or directory: unknown'
+        c.started_at = c.finished_at = _now()
+        raise RuntimeFailure(c.error)
+
+
+@pytest.mark.parametrize("policy", ["Never", "Always"])
+async def test_a_container_that_cannot_run(env, policy):
+    """The docker runtime's failed start: RunContainerError at first, then the dead container counts as
+    terminated (ContainerCannotRun, 127): the pod fails under Never, is restarted under Always."""
+    syncer, api, _ = env
+    rt = _CannotRun(IMAGES)
+    syncer.runtime = rt
+    p = pod(restart=policy)
+    st = await sync(syncer, api, p)
+    w = app_status(st)["state"]["waiting"]
+    cid = rt.app("app")[0].id
+    assert w["reason"] == "RunContainerError"
+    assert w["message"] == (f'failed to start container "{cid}": Error response from daemon: failed to create shim '
+                            'task: exec: "/nope": no such file or directory: unknown')
+    st = await sync(syncer, api, p)
+    cs = app_status(st)
+    if policy == "Never":
+        assert st["phase"] == "Failed" and cs["state"]["terminated"]["reason"] == "ContainerCannotRun"
+        assert cs["state"]["terminated"]["exitCode"] == 127 and len(rt.app("app")) == 1
+    else:
+        assert st["phase"] == "Running" and cs["restartCount"] == 1
+        assert cs["lastState"]["terminated"]["reason"] == "ContainerCannotRun"
+
+
+def test_docker_inspect_reports_a_failed_start_as_exited_container_cannot_run():
+    from agent.runtime import DockerRuntime
+
+    class Api:
+        def inspect_container(self, cid: str) -> dict:
+            return {"Id": cid, "Name": "/x", "Image": "sha256:1", "Created": "2026-01-01T00:00:00.5Z",
+                    "Config": {"Image": "busybox", "Labels": {}},
+                    "State": {"Status": "created", "ExitCode": 127, "Error": "exec failed",
+                              "StartedAt": "0001-01-01T00:00:00Z", "FinishedAt": "0001-01-01T00:00:00Z"}}
+
+    rt = DockerRuntime.__new__(DockerRuntime)
+    rt.api = Api()
+    info = rt.inspect("c1")
+    assert info is not None and info.state == "exited" and info.cannot_run and info.exit_code == 127
+    assert info.started_at == info.finished_at == info.created_at == "2026-01-01T00:00:00Z"
