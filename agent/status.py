@@ -172,7 +172,9 @@ def compute_pod_status(pod: dict, inits: list[ContainerView], apps: list[Contain
     else:
         reason, msg = "ContainersNotReady", f"containers with unready status: [{' '.join(not_ready)}]"
     conds = [
-        _condition(old_conds, "PodReadyToStartContainers", pod_ip is not None or terminal, now),
+        # True while the pod has a ready sandbox (the kubelet's PodSandboxChanged): a finished pod's sandbox
+        # is stopped, so `kubectl describe` of a Completed pod shows it False.
+        _condition(old_conds, "PodReadyToStartContainers", pod_ip is not None, now),
         _condition(old_conds, "Initialized", initialized, now,
                    "ContainersNotInitialized",
                    f"containers with incomplete status: [{' '.join(pending_inits)}]"),

@@ -263,6 +263,11 @@ async def test_restart_policies(env, policy, code, phase, restarted):
     if not restarted:
         term = app_status(st)["state"]["terminated"]
         assert term["exitCode"] == code and term["reason"] == ("Completed" if code == 0 else "Error")
+        # Finished: the sandbox is stopped, so the pod is no longer ready to start containers (kubelet's
+        # PodSandboxChanged), as `kubectl describe` of a Completed pod shows.
+        st = await sync(syncer, api, p)
+        conds = {c["type"]: c["status"] for c in st["conditions"]}
+        assert conds["PodReadyToStartContainers"] == "False" and conds["Ready"] == "False"
 
 
 async def test_init_containers_run_first(env):
