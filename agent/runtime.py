@@ -140,8 +140,9 @@ class DockerRuntime:
         self._client = docker_client()
         self.api = self._client.api
         if allow_pull is None:
-            # Machines without a registry (and our tests, whose rules forbid traffic to addresses we did
-            # not create) set MINIKUBE_PY_OFFLINE=1: a missing image then fails at once, with that reason.
+            # Machines without a registry (`start --offline`, which sets it for the node's processes, and
+            # our tests, whose rules forbid traffic to addresses we did not create) set
+            # MINIKUBE_PY_OFFLINE=1: a missing image then fails at once, with that reason.
             allow_pull = os.environ.get("MINIKUBE_PY_OFFLINE", "") not in ("1", "true", "yes")
         self.allow_pull = allow_pull
         self._lock = threading.Lock()
@@ -199,7 +200,7 @@ class DockerRuntime:
 
         if not self.allow_pull:
             raise ImageNotFound("image not present on this machine and pulling is disabled "
-                                "(MINIKUBE_PY_OFFLINE=1: no registry is reachable)")
+                                "(an --offline cluster asks no registry)")
         repo, tag = _split_image(image)
         try:
             self.api.pull(repo, tag=tag)

@@ -82,6 +82,9 @@ class ClusterConfig:
     # ["none"] = nowhere (test clusters: no query may leave the machine); else "IP[:PORT]"s.
     dns_upstreams: list[str] | None = dataclasses.field(
         default_factory=lambda: [u for u in os.environ.get("MINIKUBE_PY_DNS_UPSTREAMS", "").split(",") if u] or None)
+    # Never ask Docker to pull (`start --offline`): a missing image fails at once with ErrImagePull. For
+    # machines without a registry, where a pull would only send Docker's DNS and HTTPS out to no avail.
+    offline: bool = False
     # `minikube-py init` on a VM: the machine's own address is the gateway (API server, DNS), not the
     # subnet's `.1` as on a laptop's bridge. Empty = the subnet's first host.
     advertise_address: str = ""

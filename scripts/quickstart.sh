@@ -10,7 +10,9 @@ MK=(python3 -m minikube_py.cli)
 K=("${MK[@]}" kubectl --)
 
 "${MK[@]}" image bootstrap --alias-upstream
-"${MK[@]}" start
+# --offline: every image the example needs was just built here, and a machine without a registry gains
+# nothing from Docker asking one for a missing image (`minikube-py start --online` lets the nodes pull).
+"${MK[@]}" start --offline
 
 "${K[@]}" apply -f manifests/service/counter-redis-svc.yml -f manifests/service/counter-app.yml \
     -f manifests/service/counter-nodeport.yml -f manifests/service/counter-lb.yml

@@ -45,10 +45,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         sys.stderr.write("removed test leftovers: " + ", ".join(removed) + "\n")
 
 
-def run_cli(*args: str, timeout: float = 600, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run `minikube-py ARGS…` as a child process (as a user would), with the test environment."""
+def run_cli(*args: str, timeout: float = 600, check: bool = False,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `minikube-py ARGS…` as a child process (as a user would), with the test environment (or *env*)."""
     proc = subprocess.run([sys.executable, "-m", "minikube_py.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=Path(__file__).resolve().parent.parent)
+                          timeout=timeout, cwd=Path(__file__).resolve().parent.parent, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"minikube-py {' '.join(args)} exited {proc.returncode}\n"
                              f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")

@@ -31,15 +31,18 @@ from minikube_py.cluster.lifecycle import ClusterError
 @click.option("--wait-timeout", type=float, default=180.0, show_default=True, metavar="SECONDS",
               help="How long to wait for the nodes to be Ready.")
 @click.option("--no-image-bootstrap", is_flag=True, help="Don't build missing images; just warn.")
+@click.option("--offline/--online", default=None,
+              help="Never pull images: a missing one fails at once with ErrImagePull, no registry is asked "
+                   "(for machines without one). Kept by the profile; default --online.")
 @click.pass_context
 def start_cmd(ctx: click.Context, profile: str | None, nodes: int | None, proxy_mode: str | None,
               node_grace: float | None, pod_eviction_timeout: float | None, keep_on_failure: bool,
-              wait_timeout: float, no_image_bootstrap: bool) -> None:
+              wait_timeout: float, no_image_bootstrap: bool, offline: bool | None) -> None:
     """Start a cluster (or ensure a running one is complete)."""
     opts = lifecycle.StartOptions(profile=resolve_profile(ctx, profile), nodes=nodes, proxy_mode=proxy_mode,
                                   node_grace=node_grace, pod_eviction_timeout=pod_eviction_timeout,
                                   keep_on_failure=keep_on_failure, wait_timeout=wait_timeout,
-                                  bootstrap_images=not no_image_bootstrap)
+                                  bootstrap_images=not no_image_bootstrap, offline=offline)
     with reported():
         lifecycle.start(opts, out())
 

@@ -349,7 +349,7 @@ def join(opts: JoinOptions, out: Out | None = None, profile: str | None = None) 
     except network.StepFailed as err:
         raise ClusterError("NODE_NETWORK", str(err)) from err
     argv = node_argv(cfg.profile, spec, token_file, ca_file)
-    env = child_env()
+    env = child_env(cfg)
     if spec.foreground:
         out.step("🚀", f'Running node "{spec.node_name}" in the foreground')
         os.chdir(PROJECT_ROOT)  # `python -m agent` finds our package first

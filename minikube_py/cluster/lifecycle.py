@@ -77,11 +77,14 @@ def load_config(profile: str) -> ClusterConfig:
     return ClusterConfig.load(profile)
 
 
-def child_env() -> dict[str, str]:
-    """The environment of every process we start: ours, plus the state root made explicit."""
+def child_env(cfg: ClusterConfig | None = None) -> dict[str, str]:
+    """The environment of every process we start: ours, plus the state root made explicit, and for a
+    node of an `--offline` profile the agent's switch that forbids image pulls."""
     env = dict(os.environ)
     env["MINIKUBE_PY_HOME"] = str(home_dir())
     env["PYTHONUNBUFFERED"] = "1"
+    if cfg is not None and cfg.offline:
+        env["MINIKUBE_PY_OFFLINE"] = "1"
     return env
 
 
@@ -158,6 +161,7 @@ class StartOptions:
     keep_on_failure: bool = False
     wait_timeout: float = 180.0
     bootstrap_images: bool = True
+    offline: bool | None = None
 
 
 def start(opts: StartOptions, out: Out | None = None) -> ClusterConfig:
@@ -207,9 +211,10 @@ def phase_config(opts: StartOptions, out: Out) -> ClusterConfig:
             raise ClusterError("PROVIDER_IPVS_UNAVAILABLE", str(err), exit_code=14) from None
     if profile_exists(opts.profile):
         cfg = ClusterConfig.load(opts.profile)
+        offline_changed = opts.offline is not None and opts.offline != cfg.offline
         changed = False
         for attr, value in (("proxy_mode", opts.proxy_mode), ("node_grace_seconds", opts.node_grace),
-                            ("pod_eviction_seconds", opts.pod_eviction_timeout)):
+                            ("pod_eviction_seconds", opts.pod_eviction_timeout), ("offline", opts.offline)):
             if value is not None and getattr(cfg, attr) != value:
                 setattr(cfg, attr, value)
                 changed = True
@@ -217,6 +222,8 @@ def phase_config(opts: StartOptions, out: Out) -> ClusterConfig:
             out.step("❗", f"--nodes is ignored for an existing profile: use `minikube-py node add|delete`")
         if changed:
             cfg.save()
+            if offline_changed:
+                _restart_running_nodes(cfg, out)
         out.step("👍", f'Using the existing profile "{cfg.profile}" ({cfg.node_subnet} on {cfg.bridge})')
         return cfg
     if opts.proxy_mode not in (None, "iptables", "ipvs"):
@@ -229,12 +236,23 @@ def phase_config(opts: StartOptions, out: Out) -> ClusterConfig:
         cfg.node_grace_seconds = opts.node_grace
     if opts.pod_eviction_timeout is not None:
         cfg.pod_eviction_seconds = opts.pod_eviction_timeout
+    if opts.offline is not None:
+        cfg.offline = opts.offline
     _check_netns_names(cfg)
     cfg.save()
     layout.save_nodes(cfg, [layout.node_spec(cfg, i) for i in range(cfg.nodes)])
     out.step("✨", f"Using the namespace driver: node network {cfg.node_subnet} on bridge {cfg.bridge}, "
                    f"pods {cfg.pod_cidr}, services {cfg.service_cidr}")
     return cfg
+
+
+def _restart_running_nodes(cfg: ClusterConfig, out: Out) -> None:
+    """Stop the running node processes of a profile whose node settings changed, so that the join below
+    starts them with the new ones. Their pods keep running: an agent adopts its containers on start."""
+    for node in layout.load_nodes(cfg):
+        if supervisor.is_running(cfg.state_dir, node.process_name):
+            out.step("🔄", f'Restarting node "{node.name}" for the new settings (its pods keep running)')
+            supervisor.stop(cfg.state_dir, node.process_name)
 
 
 def _check_netns_names(cfg: ClusterConfig) -> None:
@@ -383,7 +401,7 @@ def join_argv(cfg: ClusterConfig, node: NodeSpec, wait_timeout: float) -> list[s
 
 def join_node(cfg: ClusterConfig, node: NodeSpec, wait_timeout: float = 120.0) -> None:
     """Join local node *node* (its namespace and veth exist) and wait until it is Ready."""
-    proc = subprocess.run(join_argv(cfg, node, wait_timeout), cwd=PROJECT_ROOT, env=child_env(),
+    proc = subprocess.run(join_argv(cfg, node, wait_timeout), cwd=PROJECT_ROOT, env=child_env(cfg),
                           capture_output=True, text=True, timeout=wait_timeout + 60)
     if proc.returncode != 0:
         raise ClusterError("NODE_JOIN", f'node "{node.name}" could not join:\n{proc.stdout[-4000:]}'
@@ -418,7 +436,7 @@ def start_node_process(cfg: ClusterConfig, node: NodeSpec) -> int:
     """Start a joined local node's agent again (as `join` started it), e.g. after it was killed."""
     argv, match = node_argv(cfg, node)
     return supervisor.start(cfg.state_dir, node.process_name, argv, match=match, cwd=PROJECT_ROOT,
-                            env=child_env())
+                            env=child_env(cfg))
 
 
 def phase_nodes(cfg: ClusterConfig, nodes: list[NodeSpec], out: Out, wait_timeout: float = 120.0) -> list[NodeSpec]:

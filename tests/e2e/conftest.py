@@ -107,7 +107,10 @@ class _Clusters:
         if self.running != profile:
             self.ensure_images()
             claim(profile)  # a parallel test session's leftover cleanup leaves an owned profile alone
-            proc = run_cli("start", "-p", profile, *start_args, timeout=600)
+            # `--offline` keeps the agents from pulling, and without the test-wide MINIKUBE_PY_OFFLINE
+            # switch it is the profile's setting that does (test_missing_image_... checks the refusal).
+            env = {k: v for k, v in os.environ.items() if k != "MINIKUBE_PY_OFFLINE"}
+            proc = run_cli("start", "-p", profile, "--offline", *start_args, timeout=600, env=env)
             self.running = profile
             if proc.returncode != 0:
                 pytest.fail(f"minikube-py start -p {profile} failed ({proc.returncode}):\n"
