@@ -28,9 +28,11 @@ from .resources import Resource
 
 _REF = "#/components/schemas/"
 
-# Go int64 fields (by JSON name) of the kinds we check; every other integer is an int32.
+# Go int64 fields (by JSON name) of the kinds we check; every other integer is an int32. The schemas we
+# serve carry no `format`, so this list is what tells a 3000000000 that fits from one that doesn't.
 _INT64 = {"activeDeadlineSeconds", "terminationGracePeriodSeconds", "deletionGracePeriodSeconds", "generation",
-          "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups", "expirationSeconds"}
+          "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups", "expirationSeconds",
+          "tolerationSeconds", "seconds"}  # Toleration.TolerationSeconds, SleepAction.Seconds
 # Named Go string types, by (struct, JSON field).
 _NAMED_STRINGS = {
     ("Container", "imagePullPolicy"): "v1.PullPolicy",

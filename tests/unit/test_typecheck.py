@@ -78,3 +78,16 @@ def test_configmap_data_values_are_strings_and_unchecked_kinds_pass():
     assert decode_error(RESOURCES["configmaps"], cm) == \
         "json: cannot unmarshal number into Go struct field ConfigMap.data of type string"
     assert decode_error(RESOURCES["events"], {"count": "x"}) is None
+
+
+def test_int64_fields_take_values_beyond_int32():
+    """Toleration.tolerationSeconds and a preStop sleep's seconds are int64 in Go: 3000000000 decodes."""
+    spec = ("spec", "template", "spec")
+    toleration = {"key": "k", "operator": "Exists", "tolerationSeconds": 3_000_000_000}
+    tolerations = with_value(spec + ("tolerations",), [toleration])
+    assert decode_error(RESOURCES["deployments"], tolerations) is None
+    sleep = with_value(spec + ("containers", 0, "lifecycle"), {"preStop": {"sleep": {"seconds": 3_000_000_000}}})
+    assert decode_error(RESOURCES["deployments"], sleep) is None
+    # int32 fields still refuse it, with Go's words
+    assert decode_error(RESOURCES["deployments"], with_value(("spec", "replicas"), 3_000_000_000)) == (
+        "json: cannot unmarshal number 3000000000 into Go struct field DeploymentSpec.spec.replicas of type int32")
