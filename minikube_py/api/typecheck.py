@@ -99,7 +99,8 @@ def _go_type(schema: dict, struct: str, field: str) -> str:
     return "interface {}"
 
 
-def _json_class(value: Any) -> str:
+def json_class(value: Any) -> str:
+    """The JSON value class Go's decoder names in `cannot unmarshal <class> into …`."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, (int, float)):
@@ -115,30 +116,30 @@ def _mismatch(value: Any, schema: dict, go_type: str) -> str | None:
         return None
     name, target = _deref(schema)
     if name is not None and name.endswith("IntOrString"):
-        return None if isinstance(value, (int, str)) and not isinstance(value, bool) else _json_class(value)
+        return None if isinstance(value, (int, str)) and not isinstance(value, bool) else json_class(value)
     if name is not None and (name.endswith(".Time") or name.endswith("MicroTime") or name.endswith("Quantity") or name.endswith("FieldsV1")
                              or name.endswith("RawExtension")):
         return None
     kind = target.get("type") if name is None else "object"
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return _json_class(value)
+            return json_class(value)
         bits = 63 if go_type == "int64" else 31
         if isinstance(value, float) and not value.is_integer() or not -(2 ** bits) <= value < 2 ** bits:
             return f"number {value}"
         return None
     if kind == "number":
-        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else _json_class(value)
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else json_class(value)
     if kind == "boolean":
-        return None if isinstance(value, bool) else _json_class(value)
+        return None if isinstance(value, bool) else json_class(value)
     if kind == "string":
         if target.get("format") in ("date-time", "byte"):
             return None
-        return None if isinstance(value, str) else _json_class(value)
+        return None if isinstance(value, str) else json_class(value)
     if kind == "array":
-        return None if isinstance(value, list) else _json_class(value)
+        return None if isinstance(value, list) else json_class(value)
     if kind == "object":
-        return None if isinstance(value, dict) else _json_class(value)
+        return None if isinstance(value, dict) else json_class(value)
     return None
 
 

@@ -30,6 +30,7 @@ from typing import Any, Iterable
 from minikube_py.api.quantity import QUANTITY_ERROR, parse_quantity
 from minikube_py.api.resources import Resource
 from minikube_py.api.selectors import label_selector_from_spec
+from minikube_py.api.typecheck import json_class, decode_error as _typecheck_decode_error
 
 # --- field errors ----------------------------------------------------------------------------------
 
@@ -1273,19 +1274,8 @@ _SERVICE_ACCOUNT_LISTS = {"secrets": ("ObjectReference", _OBJECT_REFERENCE),
                           "imagePullSecrets": ("LocalObjectReference", _LOCAL_OBJECT_REFERENCE)}
 
 
-def _json_kind(v: Any) -> str:
-    """The JSON value class Go's decoder names in `cannot unmarshal <class> into …`."""
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    return "array" if isinstance(v, list) else "object"
-
-
 def _unmarshal(value: Any, struct: str, field: str, go_type: str) -> str:
-    return f"json: cannot unmarshal {_json_kind(value)} into Go struct field {struct}.{field} of type {go_type}"
+    return f"json: cannot unmarshal {json_class(value)} into Go struct field {struct}.{field} of type {go_type}"
 
 
 def serviceaccount_decode_error(obj: dict) -> str | None:
@@ -1322,8 +1312,7 @@ def decode_error(resource: Resource, obj: dict) -> str | None:
     fn = _DECODERS.get(resource.plural)
     if fn is not None:
         return fn(obj)
-    from minikube_py.api import typecheck  # the schema-driven checker for the user-written kinds
-    return typecheck.decode_error(resource, obj)
+    return _typecheck_decode_error(resource, obj)  # the schema-driven checker for the user-written kinds
 
 
 _VALIDATORS = {
