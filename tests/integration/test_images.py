@@ -217,14 +217,19 @@ def test_busybox_wget_fetches_and_honours_a_timeout(engine: docker.DockerClient)
     box = run(engine, "busybox", "box", command=["sleep", "infinity"])
     sh(box, "mkdir -p /tmp/www && echo hello-from-httpd > /tmp/www/index.html "
             "&& busybox httpd -p 127.0.0.1:8080 -h /tmp/www")
-    for flags in ("-T 3 -qO-", "-T3 -qO-", "--timeout=3 -qO-", "-qO-"):
+    for flags in ("-T 3 -qO-", "-T3 -qO-", "-qT3 -O-", "--timeout=3 -qO-", "-qO-"):
         code, out = sh(box, f"wget {flags} http://127.0.0.1:8080/index.html")
         assert (code, out.strip()) == (0, "hello-from-httpd"), (flags, code, out)
     # A listener that accepts and never answers: wget gives up after -T seconds with busybox's words.
-    sh(box, "(nc -l -p 9000 -e sleep 30 &) ; sleep 0.3")
+    sh(box, "(nc -ll -p 9000 -e sleep 30 &) ; sleep 0.3")
     t0 = time.monotonic()
     code, out = sh(box, "wget -T 1 -qO- http://127.0.0.1:9000/")
     assert code == 1 and "download timed out" in out and "Terminated" not in out, (code, out)
+    assert time.monotonic() - t0 < 5
+    # Started with `&` by a script (SIGINT ignored there), it still gives up.
+    t0 = time.monotonic()
+    code, out = sh(box, "wget -T 1 -qO- http://127.0.0.1:9000/ & wait $!")
+    assert code == 1 and "download timed out" in out, (code, out)
     assert time.monotonic() - t0 < 5
     code, out = sh(box, "wget -T 1 -qO- http://127.0.0.1:1/")
     assert code == 1 and "Connection refused" in out, (code, out)
