@@ -47,6 +47,7 @@ from .watch import WatchFilter, WatchHub, watch_events
 
 from . import defaults as _defaults
 
+from . import typecheck as _typecheck
 from . import validation as _validation
 
 from . import patch as _patch
@@ -337,7 +338,7 @@ class ApiServer:
                                    f"namespace {ns} because it is being terminated", res, name)
 
     def _validate(self, res: Resource, obj: dict, old: dict | None = None) -> None:
-        if (bad := _validation.decode_error(res, obj)) is not None:
+        if (bad := _typecheck.decode_error(res, obj)) is not None:
             raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {bad}')
         causes = _validation.validate(res, obj, old)
         if causes:

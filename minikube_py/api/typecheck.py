@@ -51,7 +51,7 @@ _NAMED_STRINGS = {
     ("Secret", "type"): "v1.SecretType",
 }
 # Kinds checked: the user-written workload and config kinds (others are written by our own components).
-_CHECKED = {"pods", "replicasets", "deployments", "services", "configmaps"}
+_CHECKED = {"pods", "replicasets", "deployments", "services", "configmaps", "serviceaccounts"}
 _GROUP_PACKAGES = {"": "core", "apps": "apps"}
 
 

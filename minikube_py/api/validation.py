@@ -30,7 +30,6 @@ from typing import Any, Iterable
 from minikube_py.api.quantity import QUANTITY_ERROR, parse_quantity
 from minikube_py.api.resources import Resource
 from minikube_py.api.selectors import label_selector_from_spec
-from minikube_py.api.typecheck import json_class, decode_error as _typecheck_decode_error
 
 # --- field errors ----------------------------------------------------------------------------------
 
@@ -1265,54 +1264,12 @@ def _validate_lease(resource: Resource, obj: dict, old: dict | None) -> list[Fie
 
 # --- serviceaccounts --------------------------------------------------------------------------------
 
-# Go field types of a ServiceAccount, for the JSON decoder's errors (the API server decodes into typed
-# structs before any validation runs, so a wrong type is a 400, not a 422).
+# The fields of a ServiceAccount's `secrets` (ObjectReferences) and `imagePullSecrets`
+# (LocalObjectReferences) entries, for the strict-fields table below; wrong types are the schema checker's
+# (typecheck.py) like every checked kind's.
 _OBJECT_REFERENCE = dict.fromkeys(["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion",
                                    "fieldPath"], "string")
 _LOCAL_OBJECT_REFERENCE = {"name": "string"}
-_SERVICE_ACCOUNT_LISTS = {"secrets": ("ObjectReference", _OBJECT_REFERENCE),
-                          "imagePullSecrets": ("LocalObjectReference", _LOCAL_OBJECT_REFERENCE)}
-
-
-def _unmarshal(value: Any, struct: str, field: str, go_type: str) -> str:
-    return f"json: cannot unmarshal {json_class(value)} into Go struct field {struct}.{field} of type {go_type}"
-
-
-def serviceaccount_decode_error(obj: dict) -> str | None:
-    """What Go's JSON decoder says about a ServiceAccount whose `secrets` (ObjectReferences),
-    `imagePullSecrets` (LocalObjectReferences) or `automountServiceAccountToken` (bool) have the wrong
-    type; None if it decodes. Kubernetes validates nothing else in those entries: they may name secrets
-    that don't exist (yet)."""
-    auto = obj.get("automountServiceAccountToken")
-    if auto is not None and not isinstance(auto, bool):
-        return _unmarshal(auto, "ServiceAccount", "automountServiceAccountToken", "bool")
-    for field, (type_name, fields) in _SERVICE_ACCOUNT_LISTS.items():
-        entries = obj.get(field)
-        if entries is None:
-            continue
-        if not isinstance(entries, list):
-            return _unmarshal(entries, "ServiceAccount", field, f"[]v1.{type_name}")
-        for entry in entries:
-            if entry is None:
-                continue
-            if not isinstance(entry, dict):
-                return _unmarshal(entry, "ServiceAccount", field, f"v1.{type_name}")
-            for k, v in entry.items():
-                if k in fields and v is not None and not isinstance(v, str):
-                    return _unmarshal(v, type_name, f"{field}.{k}", fields[k])
-    return None
-
-
-_DECODERS = {"serviceaccounts": serviceaccount_decode_error}
-
-
-def decode_error(resource: Resource, obj: dict) -> str | None:
-    """The decoder's type error for *obj*, for the kinds we check types of (the server answers 400
-    `<Kind> in version "v1" cannot be handled as a <Kind>: <error>`); None otherwise."""
-    fn = _DECODERS.get(resource.plural)
-    if fn is not None:
-        return fn(obj)
-    return _typecheck_decode_error(resource, obj)  # the schema-driven checker for the user-written kinds
 
 
 _VALIDATORS = {

@@ -11,7 +11,8 @@ from minikube_py.api import discovery
 from minikube_py.api.patch import strategic_merge_patch
 from minikube_py.api.resources import RESOURCES, lookup
 from minikube_py.api.tables import render_text, to_table
-from minikube_py.api.validation import decode_error, unknown_fields, validate
+from minikube_py.api.typecheck import decode_error
+from minikube_py.api.validation import unknown_fields, validate
 from minikube_py.controllers.serviceaccount import missing_accounts, service_account
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
