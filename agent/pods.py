@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from minikube_py.client import ApiClient, ApiError, EventRecorder, NotFound
+from minikube_py.client import ApiClient, ApiError, Conflict, EventRecorder, NotFound
 from minikube_py.client.events import now_rfc3339
 from minikube_py.config import IMAGES, LABEL_CONTAINER, LABEL_NODE, LABEL_POD_UID, LABEL_PROFILE, LABEL_SANDBOX
 
@@ -616,10 +616,12 @@ class PodSyncer:
         if not status_changed(baseline, status):
             return
         meta = pod["metadata"]
+        # The uid makes the patch conditional, as the kubelet's PatchPodStatus does: a pod deleted and
+        # created again under the same name (the guide does it all the time) never gets our old status.
         try:
-            written = await self.client.patch("pods", meta["name"], {"status": status}, meta.get("namespace"),
-                                              patch_type="merge", subresource="status")
-        except NotFound:
+            written = await self.client.patch("pods", meta["name"], {"metadata": {"uid": uid}, "status": status},
+                                              meta.get("namespace"), patch_type="merge", subresource="status")
+        except (NotFound, Conflict):
             return
         self.last_status[uid] = copy.deepcopy(status)
         self.last_status_rv[uid] = _rv(written)

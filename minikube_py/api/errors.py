@@ -77,6 +77,12 @@ def conflict_message(res: Resource, name: str, message: str) -> ApiError:
                     _details(res, name))
 
 
+def uid_precondition_failed(res: Resource, name: str, want: str, have: str | None) -> ApiError:
+    """409 for a write that names another incarnation of the object (deleted and created again under the
+    same name): the storage layer's precondition message, as Kubernetes words it for deletes too."""
+    return conflict_message(res, name, f"Precondition failed: UID in precondition: {want}, UID in object meta: {have}")
+
+
 def invalid(res: Resource, name: str, causes: list[dict]) -> ApiError:
     """422 with Kubernetes' aggregated message: `Pod "A" is invalid: metadata.name: Invalid value: ...`."""
     parts = [f"{c.get('field', '')}: {c.get('message', '')}" if c.get("field") else c.get("message", "")

@@ -498,6 +498,12 @@ class ApiServer:
             want_rv = client_rv if client_rv is not None else _meta(new).get("resourceVersion")
             if want_rv and str(want_rv) != str(_rv(current)):
                 raise errors.conflict(res, name)
+            # A uid in the body (a PUT of an object read earlier, the kubelet's status patch) is a
+            # precondition: a write meant for a pod that was deleted and created again under the same name
+            # must not land on the new one.
+            want_uid = _meta(new).get("uid")
+            if want_uid and want_uid != _meta(current).get("uid"):
+                raise errors.uid_precondition_failed(res, name, want_uid, _meta(current).get("uid"))
             if strict and (bad := unknown_fields(res, new)):
                 raise errors.bad_request(
                     f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: strict decoding '
@@ -569,8 +575,7 @@ class ApiServer:
             cur = await self._get(res, ns, name)
             meta = _meta(cur)
             if pre.get("uid") and pre["uid"] != meta.get("uid"):
-                raise errors.conflict_message(res, name, f"Precondition failed: UID in precondition: {pre['uid']}, "
-                                                         f"UID in object meta: {meta.get('uid')}")
+                raise errors.uid_precondition_failed(res, name, pre["uid"], meta.get("uid"))
             if pre.get("resourceVersion") and str(pre["resourceVersion"]) != meta.get("resourceVersion"):
                 raise errors.conflict_message(res, name, "Precondition failed: ResourceVersion in precondition: "
                                                          f"{pre['resourceVersion']}, ResourceVersion in object "

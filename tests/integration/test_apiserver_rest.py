@@ -221,6 +221,34 @@ async def test_twenty_concurrent_read_modify_writes(client):
     assert sorted(final["data"]["writers"].split(",")[1:-1]) == sorted(f"r{i}" for i in range(20))
 
 
+async def test_a_write_naming_an_old_uid_never_lands_on_a_new_object_of_that_name(client):
+    """Delete and create again under the same name (the guide's `kubectl delete pod counter` + apply): a
+    status patch or a PUT carrying the first object's uid is a 409, and the new pod keeps its own status."""
+    old = await client.create("pods", pod("reborn"), "default")
+    await client.delete("pods", "reborn", "default")
+    new = await client.create("pods", pod("reborn"), "default")
+    old_uid, new_uid = old["metadata"]["uid"], new["metadata"]["uid"]
+    assert old_uid != new_uid
+    want = (f'Operation cannot be fulfilled on pods "reborn": Precondition failed: UID in precondition: '
+            f"{old_uid}, UID in object meta: {new_uid}")
+    with pytest.raises(Conflict) as e:
+        await client.patch("pods", "reborn", {"metadata": {"uid": old_uid}, "status": {"phase": "Failed"}},
+                           "default", patch_type="merge", subresource="status")
+    assert e.value.status == 409 and e.value.message == want
+    stale = json.loads(json.dumps(old))
+    stale["metadata"].pop("resourceVersion")
+    stale["metadata"]["labels"] = {"stale": "yes"}
+    with pytest.raises(Conflict) as e:
+        await client.update("pods", stale)
+    assert e.value.message == want
+    now = await client.get("pods", "reborn", "default")
+    assert now["status"].get("phase") != "Failed" and "stale" not in (now["metadata"].get("labels") or {})
+    # The right uid, or none, writes as before.
+    await client.patch("pods", "reborn", {"metadata": {"uid": new_uid}, "status": {"phase": "Running"}},
+                       "default", patch_type="merge", subresource="status")
+    assert (await client.get("pods", "reborn", "default"))["status"]["phase"] == "Running"
+
+
 # --- delete semantics -------------------------------------------------------------------------------------
 
 async def test_pod_deletion_unbound_immediate_bound_graceful(client):
