@@ -88,6 +88,13 @@ class Backoff:
             del self.entries[k]
 
 
+def backoff_key(uid: str, name: str, image: str) -> tuple[str, str, str]:
+    """The crash back-off's key: pod, container and image. The kubelet keys it on the container spec's
+    hash, so `kubectl set image` on a crash-looping container starts the new image at once instead of
+    waiting out the old image's back-off (image is the only container field a pod update may change)."""
+    return (uid, name, image)
+
+
 def _ts(value: str) -> float:
     d = parse_rfc3339(value)
     return d.timestamp() if d else 0.0
@@ -341,7 +348,7 @@ class PodSyncer:
         uid, name = meta["uid"], c["name"]
         cur = insts[0] if insts else None
         pod_ref = f"{meta['name']}_{meta.get('namespace', 'default')}({uid})"
-        key = (uid, name)
+        key = backoff_key(uid, name, c.get("image", ""))
         now = time.time()
         if restart and cur is not None:
             finished, started = _ts(cur.finished_at), _ts(cur.started_at)
@@ -643,7 +650,7 @@ class PodSyncer:
         # and restart it at once): seed it from the restart count, 10 s doubling, as it would have grown.
         for c in infos:
             if c.labels.get(LABEL_SANDBOX) != "true" and not c.running and c.restart_count > 0:
-                key = (c.labels.get(LABEL_POD_UID, ""), c.labels.get(LABEL_CONTAINER, ""))
+                key = backoff_key(c.labels.get(LABEL_POD_UID, ""), c.labels.get(LABEL_CONTAINER, ""), c.image)
                 self.crash_backoff.entries[key] = min(BACKOFF_INITIAL * 2 ** (c.restart_count - 1), BACKOFF_MAX)
         self.adopted |= uids
         log.info("adopted %d container(s) of %d pod(s)", len(infos), len(uids))

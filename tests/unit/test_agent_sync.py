@@ -384,6 +384,24 @@ async def test_a_changed_image_restarts_the_running_container(env, policy):
     assert len(api.events) == writes
 
 
+async def test_a_new_image_starts_at_once_even_while_the_old_one_is_in_crash_back_off(env):
+    """The back-off belongs to the image that crashed (the kubelet keys it on the container spec):
+    `kubectl set image` on a CrashLoopBackOff pod runs the fixed image now, not 10-300 s later."""
+    syncer, api, rt = env
+    p = pod()
+    await sync(syncer, api, p)
+    rt.die(rt.app("app")[0].id, 1)
+    await sync(syncer, api, p)  # first restart: immediate
+    rt.die(rt.app("app")[0].id, 1)
+    st = await sync(syncer, api, p)
+    assert app_status(st)["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    p["spec"]["containers"][0]["image"] = "app:2"
+    st = await sync(syncer, api, p)
+    cs = app_status(st)
+    assert "running" in cs["state"] and cs["image"] == "app:2" and cs["restartCount"] == 2
+    assert rt.specs[rt.app("app")[0].id].image == "app:2"
+
+
 async def test_containers_start_one_after_the_other_in_spec_order(env):
     """The kubelet's SyncPod starts containers sequentially: `kubectl describe pod counter` lists app's
     Pulled/Created/Started before db's."""
