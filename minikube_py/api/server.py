@@ -556,9 +556,23 @@ class ApiServer:
                 and not (om.get("deletionGracePeriodSeconds") or 0))
 
     # --- delete ------------------------------------------------------------------------------------
-    async def delete_object(self, res: Resource, ns: str, name: str, options: dict) -> tuple[dict, bool]:
-        """Returns (object, deleted-now?)."""
+    async def delete_object(self, res: Resource, ns: str, name: str, options: dict,
+                            dry_run: bool = False) -> tuple[dict, bool]:
+        """Returns (object, deleted-now?). *dry_run* (`?dryRun=All`, or the options' `dryRun`): every check
+        and the answer as for a real delete, nothing written (`kubectl delete|drain --dry-run=server`)."""
         key_ns = ns if res.namespaced else ""
+        dry_run = dry_run or bool(options.get("dryRun"))
+
+        async def write(new: dict, cur: dict) -> dict:
+            return new if dry_run else await self.store.update(res.plural, key_ns, name, new, _rv(cur))
+
+        async def remove(cur: dict) -> dict:
+            if dry_run:
+                return cur
+            gone = await self.store.delete(res.plural, key_ns, name, _rv(cur))
+            await self._after_delete(res, gone)
+            return gone
+
         grace = options.get("gracePeriodSeconds")
         grace = int(grace) if grace is not None else None
         policy = options.get("propagationPolicy")
@@ -570,7 +584,7 @@ class ApiServer:
                                                          '"Foreground", "Background", "Orphan", "nil"'}])
         pre = options.get("preconditions") or {}
         if res.plural == "namespaces":
-            return await self._delete_namespace(name, options), False
+            return await self._delete_namespace(name, options, dry_run), False
         for _ in range(STATUS_CODES_TO_RETRY):
             cur = await self._get(res, ns, name)
             meta = _meta(cur)
@@ -611,15 +625,13 @@ class ApiServer:
                 if graceful < current_grace or (grace == 0):
                     if not finalizers:
                         try:
-                            gone = await self.store.delete(res.plural, key_ns, name, _rv(cur))
+                            return await remove(cur), True
                         except (Conflict, NotFound):
                             continue
-                        await self._after_delete(res, gone)
-                        return gone, True
                     nmeta["deletionGracePeriodSeconds"] = graceful
                     nmeta["deletionTimestamp"] = _in_seconds(graceful)
                     try:
-                        return await self.store.update(res.plural, key_ns, name, new, _rv(cur)), False
+                        return await write(new, cur), False
                     except (Conflict, NotFound):
                         continue
             if graceful > 0 or finalizers:
@@ -630,22 +642,20 @@ class ApiServer:
                 nmeta["deletionGracePeriodSeconds"] = graceful
                 nmeta["generation"] = int(nmeta.get("generation") or 1) + 1
                 try:
-                    return await self.store.update(res.plural, key_ns, name, new, _rv(cur)), False
+                    return await write(new, cur), False
                 except (Conflict, NotFound):
                     continue
             try:
-                gone = await self.store.delete(res.plural, key_ns, name, _rv(cur))
+                return await remove(cur), True
             except (Conflict, NotFound):
                 continue
-            await self._after_delete(res, gone)
-            return gone, True
         raise errors.conflict(res, name)
 
     async def _after_delete(self, res: Resource, gone: dict) -> None:
         if res.plural == "services":
             self.allocator.release(gone)
 
-    async def _delete_namespace(self, name: str, options: dict) -> dict:
+    async def _delete_namespace(self, name: str, options: dict, dry_run: bool = False) -> dict:
         res = RESOURCES["namespaces"]
         if name in UNDELETABLE_NAMESPACES:
             raise errors.forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted', res, name)
@@ -662,6 +672,8 @@ class ApiServer:
         current = await self._get(res, "", name)
         if current["metadata"].get("deletionTimestamp"):
             return current
+        if dry_run:
+            return mark(copy.deepcopy(current))
         obj, _ = await self._status_and_meta_write(res, name, mark)
         self.spawn(self._finalize_namespace(name))
         return obj
@@ -1272,7 +1284,8 @@ class _Handlers:
 
     async def delete(self, request: web.Request, t: Target) -> web.Response:
         opts = await self._delete_options(request)
-        obj, deleted = await self.s.delete_object(t.res, t.namespace or "", t.name or "", opts)
+        obj, deleted = await self.s.delete_object(t.res, t.namespace or "", t.name or "", opts,
+                                                  dry_run=self._dry_run(request))
         return self._delete_answer(t.res, obj, deleted)
 
     async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
@@ -1285,7 +1298,8 @@ class _Handlers:
                 continue
             try:
                 gone, _ = await self.s.delete_object(t.res, obj["metadata"].get("namespace", ""),
-                                                     obj["metadata"]["name"], dict(opts))
+                                                     obj["metadata"]["name"], dict(opts),
+                                                     dry_run=self._dry_run(request))
                 out.append(gone)
             except ApiError as e:
                 if e.code != 404:
@@ -1329,7 +1343,8 @@ class _Handlers:
         ns, name = t.namespace or "", t.name or ""
         if (ev.get("metadata") or {}).get("name") != name:
             raise errors.bad_request("name in URL does not match name in Eviction object")
-        await self.s.delete_object(t.res, ns, name, dict(ev.get("deleteOptions") or {}))
+        await self.s.delete_object(t.res, ns, name, dict(ev.get("deleteOptions") or {}),
+                                   dry_run=self._dry_run(request))
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}, status=201)
 
     async def binding(self, request: web.Request, t: Target) -> web.Response:

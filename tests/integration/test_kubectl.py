@@ -163,3 +163,29 @@ def test_get_in_chunks_lists_everything_once(kubectl):
     assert out[0].split()[0] == "NAME" and [r for r in rows if r.startswith("c")] == [f"c{i}" for i in range(5)]
     assert len(rows) == len(set(rows))
     kubectl("delete", "namespace", "chunked")
+
+
+def test_delete_dry_run_server_deletes_nothing(kubectl):
+    """`kubectl delete --dry-run=server` (and drain's evictions with it) answers as a delete would and
+    writes nothing: the objects, a bound pod's missing deletionTimestamp included, are all still there."""
+    kubectl("create", "namespace", "dry")
+    kubectl("create", "configmap", "keep", "-n", "dry", "--from-literal=a=b")
+    bound = ('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bound", "namespace": "dry"},'
+             ' "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "minikube-py/busybox:1"}]}}')
+    kubectl("apply", "-f", "-", input=bound)
+    out = kubectl("delete", "configmap/keep", "pod/bound", "-n", "dry", "--dry-run=server").stdout
+    assert 'configmap "keep" deleted (server dry run)' in out and 'pod "bound" deleted (server dry run)' in out
+    out = kubectl("delete", "namespace", "dry", "--dry-run=server").stdout
+    assert 'namespace "dry" deleted (server dry run)' in out
+    assert kubectl("get", "configmap", "keep", "-n", "dry", "-o", "name").stdout.strip() == "configmap/keep"
+    pod = kubectl("get", "pod", "bound", "-n", "dry", "-o", "jsonpath={.metadata.deletionTimestamp}")
+    assert pod.stdout == ""
+    ns = kubectl("get", "namespace", "dry", "-o", "jsonpath={.status.phase}").stdout
+    assert ns == "Active"
+    # An eviction with dryRun (what kubectl drain --dry-run=server posts) leaves the pod too.
+    eviction = ('{"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "bound", "namespace": "dry"},'
+                ' "deleteOptions": {"dryRun": ["All"]}}')
+    kubectl("create", "--raw", "/api/v1/namespaces/dry/pods/bound/eviction", "-f", "-", input=eviction)
+    pod = kubectl("get", "pod", "bound", "-n", "dry", "-o", "jsonpath={.metadata.deletionTimestamp}")
+    assert pod.stdout == ""
+    kubectl("delete", "namespace", "dry", "--wait=false")
