@@ -1186,7 +1186,7 @@ class _Handlers:
         if t.res.plural in CREATE_ON_UPDATE and subresource is None:
             async def create_missing() -> dict:
                 return await self.s.create_object(t.res, t.namespace or "", copy.deepcopy(obj),
-                                                  manager=_field_manager(request))
+                                                  manager=_field_manager(request), dry_run=self._dry_run(request))
 
         def compute(current: dict) -> dict:
             new = copy.deepcopy(obj)
@@ -1330,7 +1330,8 @@ class _Handlers:
             current.setdefault("spec", {})["replicas"] = replicas
             return current
         stored, _ = await self.s.guaranteed_update(t.res, ns, name, compute, client_rv=client_rv or None,
-                                                   subresource="scale", manager=_field_manager(request))
+                                                   subresource="scale", manager=_field_manager(request),
+                                                   dry_run=self._dry_run(request))
         return _json(_to_scale(t.res, stored))
 
     async def eviction(self, request: web.Request, t: Target) -> web.Response:

@@ -188,4 +188,9 @@ def test_delete_dry_run_server_deletes_nothing(kubectl):
     kubectl("create", "--raw", "/api/v1/namespaces/dry/pods/bound/eviction", "-f", "-", input=eviction)
     pod = kubectl("get", "pod", "bound", "-n", "dry", "-o", "jsonpath={.metadata.deletionTimestamp}")
     assert pod.stdout == ""
+    # The scale subresource too (kubectl scale --dry-run=server).
+    kubectl("create", "deployment", "d", "-n", "dry", "--image=minikube-py/echo:v1", "--replicas=1")
+    out = kubectl("scale", "deployment", "d", "-n", "dry", "--replicas=5", "--dry-run=server").stdout
+    assert "deployment.apps/d scaled (server dry run)" in out
+    assert kubectl("get", "deployment", "d", "-n", "dry", "-o", "jsonpath={.spec.replicas}").stdout == "1"
     kubectl("delete", "namespace", "dry", "--wait=false")
