@@ -13,11 +13,13 @@ pytestmark = pytest.mark.e2e
 def test_describe_node_shows_lease_and_events(cluster) -> None:
     name = cluster.profile
 
+    # The agent creates its Lease on its first heartbeat, moments after it registers the Node, and the
+    # node controller's RegisteredNode comes in between: on a fresh cluster wait for both.
     def described() -> str | None:
         out = cluster.kubectl("describe", "node", name, check=True).stdout
-        return out if "RegisteredNode" in out else None
+        return out if "RegisteredNode" in out and "HolderIdentity" in out else None
 
-    out = wait_until(described, timeout=30, what="RegisteredNode in describe node")
+    out = wait_until(described, timeout=30, what="RegisteredNode and the Lease in describe node")
     assert f"Lease:\n  HolderIdentity:  {name}\n" in out, out
     events = out.split("Events:", 1)[1]
     assert "kubelet          Starting kubelet." in events, out
