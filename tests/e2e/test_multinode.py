@@ -158,8 +158,10 @@ def test_six_replicas_spread_and_reach_each_other(app) -> None:
             break
     assert seen & node3_pods, f"no answer from a pod on {names[2]} through http://{APP}/ (saw {seen})"
     # NodePort on every node, from the host; with the Local policy each node answers with its own pods.
+    # (A node's proxy programs its local endpoints once the EndpointSlice reaches it: moments after Ready,
+    # and until then the Local policy rejects, as kube-proxy does.)
     for node in cluster.nodes:
-        body = curl(f"http://{node.ip}:{NODE_PORT}/")
+        body = wait_until(lambda: curl(f"http://{node.ip}:{NODE_PORT}/"), 15, f"the NodePort on {node.name}")
         assert body.split(" from ", 1)[1].split()[0] in {p["metadata"]["name"] for p in by_node[node.name]}
 
 
